@@ -1,0 +1,45 @@
+# The two commands a newcomer needs: `make run` (serve the hooks locally) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint fmt typecheck unit bench crd clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+## run: serve the hooks on 127.0.0.1:8080 (override with ZEN_FLOW_BIND)
+run: $(STAMP)
+	$(BIN)/zen-flow serve
+
+## test: lint, type-check and run the whole test suite
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+## crd: regenerate crds/ from the pydantic models
+crd: $(STAMP)
+	$(BIN)/python -m zen_flow.crd > crds/workflow.zen.io_jobflows.yaml
+
+## bench: run the benchmarks and write docs/BENCHMARKS.md
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --write docs/BENCHMARKS.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,490 @@
+"""The JobFlow API (``workflow.zen.io/v1alpha1``): the single description of spec and status.
+
+The CRD schema (``zen_flow.crd``), the API reference in ``docs/`` and the hook's validation are
+all derived from these models, so a field is added here once and everything else follows.
+Cross-field rules (unique names, dependencies, cycles, ``when`` references) live in
+``zen_flow.validation`` because they need the whole flow at once.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from zen_flow.durations import parse_duration
+
+GROUP = "workflow.zen.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "JobFlow"
+
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+
+
+class ApiModel(BaseModel):
+    """Base of every API object: camelCase on the wire, unknown fields are errors."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+
+class OpenModel(ApiModel):
+    """An object that embeds parts of a Kubernetes type: fields we do not model are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --- spec ------------------------------------------------------------------------------------
+
+
+class ConcurrencyPolicy(StrEnum):
+    ALLOW = "Allow"
+    FORBID = "Forbid"
+    REPLACE = "Replace"
+
+
+class BackoffType(StrEnum):
+    FIXED = "Fixed"
+    LINEAR = "Linear"
+    EXPONENTIAL = "Exponential"
+
+
+class OnExitCodes(ApiModel):
+    """Exit codes that trigger a pod failure policy rule."""
+
+    container_name: str | None = Field(
+        default=None, description="Only exit codes of this container are checked."
+    )
+    operator: Literal["In", "NotIn"] = Field(description="How the exit code is compared.")
+    values: list[int] = Field(min_length=1, description="Exit codes to compare with.")
+
+
+class OnPodCondition(ApiModel):
+    """A pod condition that triggers a pod failure policy rule."""
+
+    type: str = Field(description="Pod condition type, e.g. DisruptionTarget.")
+    status: Literal["True", "False", "Unknown"] = Field(
+        default="True", description="Condition status to match."
+    )
+
+
+class PodFailurePolicyRule(ApiModel):
+    """One rule of a batch/v1 Job podFailurePolicy."""
+
+    action: Literal["FailJob", "Ignore", "Count", "FailIndex"] = Field(
+        description="What the Job controller does when the rule matches."
+    )
+    on_exit_codes: OnExitCodes | None = Field(
+        default=None, description="Match on container exit codes."
+    )
+    on_pod_conditions: list[OnPodCondition] | None = Field(
+        default=None, description="Match on pod conditions."
+    )
+
+
+class PodFailurePolicy(ApiModel):
+    """A batch/v1 Job podFailurePolicy applied to every step's Job that has none of its own."""
+
+    rules: list[PodFailurePolicyRule] = Field(
+        min_length=1, description="Rules evaluated in order for each failed pod."
+    )
+
+
+class ExecutionPolicy(ApiModel):
+    """Flow-wide execution settings."""
+
+    concurrency_policy: ConcurrencyPolicy = Field(
+        default=ConcurrencyPolicy.FORBID,
+        description="What a rerun asked while the flow runs does: Allow, Forbid or Replace.",
+    )
+    ttl_seconds_after_finished: int = Field(
+        default=86400,
+        ge=0,
+        description="Seconds after completion before the flow and its children are removed.",
+    )
+    backoff_limit: int = Field(
+        default=6, ge=0, description="Total retries allowed across all steps of the flow."
+    )
+    active_deadline_seconds: int | None = Field(
+        default=None,
+        gt=0,
+        description="Wall-clock limit for the whole flow, counted from status.startTime.",
+    )
+    pod_failure_policy: PodFailurePolicy | None = Field(
+        default=None, description="Job podFailurePolicy applied to every step's Job."
+    )
+
+
+class ObjectTemplateMetadata(OpenModel):
+    """Metadata of a resource template; the flow's copy is named ``<flow>-<name>``."""
+
+    name: str = Field(
+        pattern=DNS1123_LABEL,
+        max_length=63,
+        description="Short name that step pod specs use to refer to this resource.",
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels of the copy.")
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Annotations of the copy."
+    )
+
+
+class VolumeClaimTemplate(OpenModel):
+    """A PersistentVolumeClaim created for the flow before any step starts."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-embedded-resource": True,
+            "x-kubernetes-preserve-unknown-fields": True,
+        }
+    )
+
+    api_version: Literal["v1"] = Field(default="v1", description="Always v1.")
+    kind: Literal["PersistentVolumeClaim"] = Field(
+        default="PersistentVolumeClaim", description="Always PersistentVolumeClaim."
+    )
+    metadata: ObjectTemplateMetadata = Field(description="Name, labels and annotations.")
+    spec: dict[str, Any] = Field(description="A core/v1 PersistentVolumeClaimSpec.")
+
+
+class ConfigMapTemplate(OpenModel):
+    """A ConfigMap created for the flow before any step starts."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-embedded-resource": True,
+            "x-kubernetes-preserve-unknown-fields": True,
+        }
+    )
+
+    api_version: Literal["v1"] = Field(default="v1", description="Always v1.")
+    kind: Literal["ConfigMap"] = Field(default="ConfigMap", description="Always ConfigMap.")
+    metadata: ObjectTemplateMetadata = Field(description="Name, labels and annotations.")
+    data: dict[str, str] | None = Field(default=None, description="Text entries.")
+    binary_data: dict[str, str] | None = Field(
+        default=None, description="Base64-encoded binary entries."
+    )
+    immutable: bool | None = Field(default=None, description="Make the copy immutable.")
+
+
+class ResourceTemplates(ApiModel):
+    """Resources created for each flow before any step starts."""
+
+    volume_claim_templates: list[VolumeClaimTemplate] = Field(
+        default_factory=list, description="PersistentVolumeClaims, named <flow>-<name>."
+    )
+    config_map_templates: list[ConfigMapTemplate] = Field(
+        default_factory=list, description="ConfigMaps, named <flow>-<name>."
+    )
+
+
+class Container(OpenModel):
+    """A container of the step's pod; only the fields zen-flow checks are modelled."""
+
+    name: str = Field(min_length=1, description="Container name.")
+    image: str = Field(min_length=1, description="Container image.")
+
+
+class PodSpec(OpenModel):
+    """The step's core/v1 PodSpec; only the fields zen-flow checks are modelled."""
+
+    containers: list[Container] = Field(min_length=1, description="At least one container.")
+    restart_policy: Literal["OnFailure", "Never"] = Field(
+        default="Never",
+        description="OnFailure or Never (Never when a podFailurePolicy applies).",
+    )
+
+
+class PodTemplate(OpenModel):
+    """The Job's pod template."""
+
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Pod labels and annotations."
+    )
+    spec: PodSpec = Field(description="The pod spec.")
+
+
+class JobSpec(OpenModel):
+    """The step's batch/v1 JobSpec; ``selector`` and ``manualSelector`` are ignored."""
+
+    template: PodTemplate = Field(description="Pod template of the step's Job.")
+    active_deadline_seconds: int | None = Field(
+        default=None, gt=0, description="Per-attempt limit; timeoutSeconds may lower it."
+    )
+    pod_failure_policy: dict[str, Any] | None = Field(
+        default=None, description="Overrides executionPolicy.podFailurePolicy for this step."
+    )
+
+
+class JobTemplateMetadata(OpenModel):
+    """Labels and annotations of the step's Job; name, namespace and owners are never used."""
+
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels of the Job.")
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Annotations of the Job."
+    )
+
+
+class JobTemplate(OpenModel):
+    """A batch/v1 Job: each attempt of the step is a new Job made from it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-embedded-resource": True,
+            "x-kubernetes-preserve-unknown-fields": True,
+        }
+    )
+
+    api_version: Literal["batch/v1"] = Field(default="batch/v1", description="Always batch/v1.")
+    kind: Literal["Job"] = Field(default="Job", description="Always Job.")
+    metadata: JobTemplateMetadata = Field(
+        default_factory=JobTemplateMetadata, description="Labels and annotations of the Job."
+    )
+    spec: JobSpec = Field(description="The Job spec.")
+
+
+class StepMetadata(ApiModel):
+    """Extra labels and annotations for the step's Job (labels also go on its pods)."""
+
+    labels: dict[str, str] = Field(default_factory=dict, description="Added to Job and pods.")
+    annotations: dict[str, str] = Field(default_factory=dict, description="Added to the Job.")
+
+
+class Backoff(ApiModel):
+    """Delay before each retry, counted from the failed attempt's finish time."""
+
+    type: BackoffType = Field(
+        default=BackoffType.EXPONENTIAL,
+        description="Fixed: d. Linear: d*n. Exponential: d*factor^(n-1), for retry n.",
+    )
+    duration: str = Field(
+        default="1s", pattern=DURATION_PATTERN, description='Base delay d, e.g. "10s".'
+    )
+    factor: float = Field(default=2.0, ge=1.0, description="Growth factor of Exponential.")
+    max_delay: str | None = Field(
+        default=None, pattern=DURATION_PATTERN, description='Upper bound of a delay, e.g. "10m".'
+    )
+
+    @field_validator("duration", "max_delay")
+    @classmethod
+    def _parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
+class RetryPolicy(ApiModel):
+    """Retries of a failed step: each attempt is a new Job."""
+
+    limit: int = Field(default=3, ge=0, description="Retries after the first attempt.")
+    backoff: Backoff = Field(
+        default_factory=Backoff, description="Delay between attempts (default Exponential 1s)."
+    )
+
+
+class KeyRef(ApiModel):
+    """A key of a ConfigMap or Secret."""
+
+    name: str = Field(description="Object name.")
+    key: str = Field(description="Key in the object.")
+
+
+class StepOutputRef(ApiModel):
+    """An output parameter of another step."""
+
+    step: str = Field(description="Step name.")
+    parameter: str = Field(description="Output parameter name.")
+
+
+class ValueFrom(ApiModel):
+    """Where a parameter's value comes from (exactly one source)."""
+
+    config_map_key_ref: KeyRef | None = Field(default=None, description="A ConfigMap key.")
+    secret_key_ref: KeyRef | None = Field(default=None, description="A Secret key.")
+    step_output: StepOutputRef | None = Field(
+        default=None, description="An output parameter of an upstream step."
+    )
+
+
+class Parameter(ApiModel):
+    """A named parameter with a literal value or a source."""
+
+    name: str = Field(min_length=1, description="Parameter name.")
+    value: str | None = Field(default=None, description="Literal value.")
+    value_from: ValueFrom | None = Field(default=None, description="Source of the value.")
+
+
+class Parameters(ApiModel):
+    """A list of parameters."""
+
+    parameters: list[Parameter] = Field(default_factory=list, description="The parameters.")
+
+
+class Step(ApiModel):
+    """One node of the DAG: a Job template with its dependencies and policies."""
+
+    name: str = Field(
+        pattern=DNS1123_LABEL,
+        max_length=63,
+        description="DNS-1123 label, unique in the flow.",
+    )
+    dependencies: list[str] = Field(
+        default_factory=list,
+        description="Steps that must finish (Succeeded, Skipped, or tolerated Failed) first.",
+    )
+    template: JobTemplate = Field(description="The batch/v1 Job run for each attempt.")
+    metadata: StepMetadata = Field(
+        default_factory=StepMetadata, description="Extra labels and annotations of the Job."
+    )
+    retry_policy: RetryPolicy | None = Field(
+        default=None, description="Retries of a failed attempt; absent means none."
+    )
+    timeout_seconds: int | None = Field(
+        default=None, gt=0, description="Per-attempt limit: the Job's activeDeadlineSeconds."
+    )
+    when: str | None = Field(
+        default=None,
+        description=(
+            "CEL condition over upstream steps, e.g. steps.extract.phase == 'Succeeded'; "
+            "always/true, never/false. False skips the step."
+        ),
+    )
+    continue_on_failure: bool = Field(
+        default=False, description="A failure of this step does not fail the flow."
+    )
+    inputs: Parameters | None = Field(default=None, description="Input parameters.")
+    outputs: Parameters | None = Field(default=None, description="Output parameters.")
+
+
+class JobFlowSpec(ApiModel):
+    """The desired flow: steps and their policies."""
+
+    execution_policy: ExecutionPolicy = Field(
+        default_factory=ExecutionPolicy, description="Flow-wide execution settings."
+    )
+    resource_templates: ResourceTemplates | None = Field(
+        default=None, description="PVCs and ConfigMaps created before any step starts."
+    )
+    steps: list[Step] = Field(min_length=1, description="The steps of the DAG.")
+
+
+# --- status ----------------------------------------------------------------------------------
+
+
+class FlowPhase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SUSPENDED = "Suspended"
+
+
+class StepPhase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SKIPPED = "Skipped"
+
+
+TERMINAL_STEP_PHASES = frozenset({StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.SKIPPED})
+TERMINAL_FLOW_PHASES = frozenset({FlowPhase.SUCCEEDED, FlowPhase.FAILED})
+
+
+class StatusModel(BaseModel):
+    """Base of status objects: camelCase, tolerant of fields written by newer versions."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class Progress(StatusModel):
+    """Step counts."""
+
+    total_steps: int = Field(default=0, description="Number of steps.")
+    completed_steps: int = Field(default=0, description="Steps in a terminal phase.")
+    successful_steps: int = Field(default=0, description="Steps that succeeded.")
+    failed_steps: int = Field(default=0, description="Steps that failed.")
+    skipped_steps: int = Field(default=0, description="Steps that were skipped.")
+    summary: str = Field(default="0/0", description="completed/total, for kubectl get.")
+
+
+class JobRef(StatusModel):
+    """The Job of a step's current attempt."""
+
+    name: str = Field(description="Job name.")
+    namespace: str = Field(description="Job namespace.")
+
+
+class FailedAttempt(StatusModel):
+    """A failed attempt of a step; its Job is kept for its logs."""
+
+    attempt: int = Field(description="Attempt number, from 1.")
+    job_name: str = Field(description="Name of the attempt's Job.")
+    reason: str = Field(default="", description="Why the attempt failed (the Job's reason).")
+    finish_time: str = Field(description="When the attempt failed (RFC 3339).")
+
+
+class StepStatus(StatusModel):
+    """Observed state of one step."""
+
+    name: str = Field(description="Step name.")
+    phase: StepPhase = Field(default=StepPhase.PENDING, description="Step phase.")
+    reason: str | None = Field(default=None, description="Machine-readable reason.")
+    message: str | None = Field(default=None, description="Human-readable detail.")
+    start_time: str | None = Field(default=None, description="When the first attempt started.")
+    completion_time: str | None = Field(default=None, description="When the step finished.")
+    attempt: int = Field(default=0, description="Current attempt number (0: not started).")
+    retry_count: int = Field(default=0, description="Retries made or scheduled.")
+    next_retry_time: str | None = Field(
+        default=None, description="When the next attempt starts (phase Running, BackoffWait)."
+    )
+    job_ref: JobRef | None = Field(default=None, description="Job of the current attempt.")
+    failed_attempts: list[FailedAttempt] = Field(
+        default_factory=list, description="Failed attempts, oldest first."
+    )
+    outputs: dict[str, str] = Field(default_factory=dict, description="Output parameters.")
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(StatusModel):
+    """A metav1.Condition."""
+
+    type: str = Field(description="Complete, Failed, Suspended, Running or InvalidSpec.")
+    status: ConditionStatus = Field(description='"True", "False" or "Unknown".')
+    reason: str = Field(description="CamelCase reason.")
+    message: str = Field(default="", description="Human-readable detail.")
+    last_transition_time: str = Field(description="When status last changed (RFC 3339).")
+    observed_generation: int | None = Field(
+        default=None, description="metadata.generation the condition was computed from."
+    )
+
+
+class JobFlowStatus(StatusModel):
+    """Observed state of the flow, written by the hooks through Metacontroller."""
+
+    phase: FlowPhase = Field(default=FlowPhase.PENDING, description="Flow phase.")
+    reason: str | None = Field(default=None, description="Why the flow is in this phase.")
+    message: str | None = Field(default=None, description="Human-readable detail.")
+    observed_generation: int | None = Field(
+        default=None, description="metadata.generation of the spec last acted upon."
+    )
+    start_time: str | None = Field(default=None, description="When the flow started.")
+    completion_time: str | None = Field(
+        default=None, description="When the flow reached Succeeded or Failed."
+    )
+    progress: Progress = Field(default_factory=Progress, description="Step counts.")
+    steps: list[StepStatus] = Field(default_factory=list, description="One entry per step.")
+    conditions: list[Condition] = Field(default_factory=list, description="Conditions.")
