@@ -228,9 +228,7 @@ class JobTemplateMetadata(OpenModel):
     """Labels and annotations of the step's Job; name, namespace and owners are never used."""
 
     labels: dict[str, str] = Field(default_factory=dict, description="Labels of the Job.")
-    annotations: dict[str, str] = Field(
-        default_factory=dict, description="Annotations of the Job."
-    )
+    annotations: dict[str, str] = Field(default_factory=dict, description="Annotations of the Job.")
 
 
 class JobTemplate(OpenModel):
@@ -432,25 +430,38 @@ class FailedAttempt(StatusModel):
     finish_time: str = Field(description="When the attempt failed (RFC 3339).")
 
 
+def _empty(value: object) -> bool:
+    return not value
+
+
 class StepStatus(StatusModel):
-    """Observed state of one step."""
+    """Observed state of one step; empty fields are left out so status stays compact."""
 
     name: str = Field(description="Step name.")
-    phase: StepPhase = Field(default=StepPhase.PENDING, description="Step phase.")
+    phase: StepPhase = Field(description="Step phase.")
     reason: str | None = Field(default=None, description="Machine-readable reason.")
     message: str | None = Field(default=None, description="Human-readable detail.")
     start_time: str | None = Field(default=None, description="When the first attempt started.")
     completion_time: str | None = Field(default=None, description="When the step finished.")
-    attempt: int = Field(default=0, description="Current attempt number (0: not started).")
-    retry_count: int = Field(default=0, description="Retries made or scheduled.")
+    attempt: int = Field(
+        default=0, exclude_if=_empty, description="Current attempt number (0: not started)."
+    )
+    attempt_start_time: str | None = Field(
+        default=None, description="When the current attempt started."
+    )
+    retry_count: int = Field(
+        default=0, exclude_if=_empty, description="Retries made or scheduled (attempts - 1)."
+    )
     next_retry_time: str | None = Field(
         default=None, description="When the next attempt starts (phase Running, BackoffWait)."
     )
     job_ref: JobRef | None = Field(default=None, description="Job of the current attempt.")
     failed_attempts: list[FailedAttempt] = Field(
-        default_factory=list, description="Failed attempts, oldest first."
+        default_factory=list, exclude_if=_empty, description="Failed attempts, oldest first."
     )
-    outputs: dict[str, str] = Field(default_factory=dict, description="Output parameters.")
+    outputs: dict[str, str] = Field(
+        default_factory=dict, exclude_if=_empty, description="Output parameters."
+    )
 
 
 class ConditionStatus(StrEnum):

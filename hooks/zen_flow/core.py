@@ -1,0 +1,155 @@
+"""The pure core: ``sync(request, now)`` and ``finalize(request)``. No I/O, no clock, no globals.
+
+observe → plan → render → status. The same request and the same ``now`` always give the same
+response; the HTTP server, the CLI simulator and the benchmarks all call these functions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from zen_flow.api import TERMINAL_FLOW_PHASES, FlowPhase, JobFlowStatus, StepPhase
+from zen_flow.constants import Reason
+from zen_flow.observe import JobOutcome, Observation, observe
+from zen_flow.plan import plan
+from zen_flow.render import Desired, reemit, render_job, render_resources
+from zen_flow.status import flow_status, status_document
+from zen_flow.timefmt import parse_time_or, seconds_until
+from zen_flow.wire import Child, HookRequest, HookResponse
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """The response, and what happened in it (for metrics and the simulator's timeline)."""
+
+    response: HookResponse
+    jobs_created: int = 0
+    step_transitions: Counter[str] = field(default_factory=Counter)
+    flow_transition: str | None = None
+
+
+def sync(request: HookRequest, now: datetime) -> SyncResult:
+    """Answer a sync (or, when ``request.finalizing``, a finalize) call."""
+    observation = observe(request)
+    if request.finalizing:
+        return finalize(observation)
+    previous = observation.status
+    if previous.phase in TERMINAL_FLOW_PHASES and previous.completion_time:
+        return _finished(observation)
+    if observation.spec is None:
+        return _invalid(observation, now)
+    return _run(observation, now)
+
+
+def finalize(observation: Observation) -> SyncResult:
+    """Deletion: running Jobs go first, then everything else; done when nothing is left."""
+    running = [job.child for job in observation.jobs.values() if job.outcome is JobOutcome.ACTIVE]
+    running_ids = {id(child) for child in running}
+    keep: list[Desired] = []
+    if running:
+        keep = [reemit(c) for c in observation.children if id(c) not in running_ids]
+    response = HookResponse(
+        status=status_document(observation.status),
+        children=keep,
+        finalized=not observation.children,
+    )
+    return SyncResult(response)
+
+
+def _finished(observation: Observation) -> SyncResult:
+    """A finished flow is quiescent: same status, children kept for their logs, no resync."""
+    return SyncResult(
+        HookResponse(
+            status=status_document(observation.status),
+            children=[reemit(child) for child in observation.children],
+        )
+    )
+
+
+def _invalid(observation: Observation, now: datetime) -> SyncResult:
+    """Explain the problems and touch nothing: every observed child is re-emitted unchanged."""
+    previous = observation.status
+    message = f"{len(observation.problems)} problem(s) in spec; see condition InvalidSpec"
+    status = flow_status(
+        previous=previous,
+        phase=FlowPhase.FAILED,
+        reason=Reason.INVALID_SPEC,
+        message=message,
+        steps=list(previous.steps),
+        start_time=parse_time_or(previous.start_time, now) if previous.start_time else None,
+        completion_time=None,
+        generation=observation.flow.generation,
+        problems=observation.problems,
+        now=now,
+    )
+    return SyncResult(
+        HookResponse(
+            status=status_document(status),
+            children=[reemit(child) for child in observation.children],
+        ),
+        flow_transition=_transition(previous, status),
+    )
+
+
+def _run(observation: Observation, now: datetime) -> SyncResult:
+    spec = observation.spec
+    assert spec is not None
+    decided = plan(observation, spec, now)
+    flow = observation.flow
+    children: list[Desired] = []
+    emitted: set[tuple[str, str]] = set()
+    for resource in render_resources(flow, spec):
+        children.append(resource)
+        emitted.add((resource["kind"], resource["metadata"]["name"]))
+    for job in decided.jobs_to_create:
+        children.append(render_job(flow, spec, job, suspend=observation.suspended))
+        emitted.add(("Job", job.name))
+    for child in observation.children:
+        if (child.view.kind, child.view.metadata.name) in emitted:
+            continue
+        children.append(reemit(child, _desired_suspend(observation, child)))
+    status = flow_status(
+        previous=observation.status,
+        phase=decided.phase,
+        reason=decided.reason,
+        message=decided.message,
+        steps=decided.steps,
+        start_time=decided.start_time,
+        completion_time=decided.completion_time,
+        generation=flow.generation,
+        problems=[],
+        now=now,
+    )
+    resync = seconds_until(decided.due, now) if decided.due is not None else None
+    return SyncResult(
+        HookResponse(status=status_document(status), children=children, resyncAfterSeconds=resync),
+        jobs_created=decided.attempts_started,
+        step_transitions=_step_transitions(observation.status, status),
+        flow_transition=_transition(observation.status, status),
+    )
+
+
+def _desired_suspend(observation: Observation, child: Child) -> bool | None:
+    """``spec.suspend`` a re-emitted Job should have, or None to leave it as last applied.
+
+    Only running Jobs of steps are toggled, never those Kueue queues: Kueue owns theirs.
+    """
+    job = observation.jobs_by_name.get(child.view.metadata.name)
+    if job is None or job.outcome is not JobOutcome.ACTIVE or job.queued_by_kueue:
+        return None
+    if observation.suspended:
+        return True
+    return False if job.suspended else None
+
+
+def _transition(previous: JobFlowStatus, current: JobFlowStatus) -> str | None:
+    return current.phase.value if current.phase != previous.phase else None
+
+
+def _step_transitions(previous: JobFlowStatus, current: JobFlowStatus) -> Counter[str]:
+    before = {s.name: s.phase for s in previous.steps}
+    return Counter(
+        s.phase.value for s in current.steps if before.get(s.name, StepPhase.PENDING) != s.phase
+    )

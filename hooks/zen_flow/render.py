@@ -1,0 +1,203 @@
+"""Builders of desired children: step Jobs, resource copies, and re-emissions of what exists.
+
+An existing child is re-emitted exactly as Metacontroller last applied it (its
+last-applied annotation), changing at most ``spec.suspend`` of a Job: a Job's pod template is
+immutable, so re-rendering it from an edited spec would be an update error forever.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from zen_flow.api import ConfigMapTemplate, JobFlowSpec, VolumeClaimTemplate
+from zen_flow.constants import (
+    ANNOTATION_LAST_APPLIED,
+    LABEL_ATTEMPT,
+    LABEL_JOBFLOW,
+    LABEL_JOBFLOW_SHORT,
+    LABEL_RESOURCE,
+    LABEL_STEP,
+)
+from zen_flow.naming import label_value, resource_name
+from zen_flow.observe import FlowIdentity
+from zen_flow.plan import JobToCreate
+from zen_flow.wire import Child
+
+Desired = msgspec.Raw | dict[str, Any]
+
+# Fields of a template that Kubernetes or Metacontroller own; never taken from the user.
+_DROPPED_METADATA = ("name", "namespace", "generateName", "ownerReferences", "finalizers")
+_DROPPED_JOB_SPEC = ("selector", "manualSelector")
+_KEPT_CHILD_METADATA = ("name", "namespace", "labels", "annotations")
+
+
+class _LastApplied(msgspec.Struct):
+    """Enough of a last-applied configuration to know it is a usable object."""
+
+    apiVersion: str
+    kind: str
+    metadata: dict[str, Any]
+
+
+_last_applied_decoder = msgspec.json.Decoder(_LastApplied)
+
+
+def flow_labels(flow: FlowIdentity) -> dict[str, str]:
+    value = label_value(flow.name)
+    return {LABEL_JOBFLOW_SHORT: value, LABEL_JOBFLOW: value}
+
+
+def render_job(
+    flow: FlowIdentity, spec: JobFlowSpec, job: JobToCreate, suspend: bool
+) -> dict[str, Any]:
+    """The Job of one attempt of one step."""
+    step = job.step
+    template = step.template
+    ours = {**flow_labels(flow), LABEL_STEP: step.name, LABEL_ATTEMPT: str(job.attempt)}
+    job_spec = template.spec.model_dump(by_alias=True, exclude_unset=True, mode="json")
+    for key in _DROPPED_JOB_SPEC:
+        job_spec.pop(key, None)
+    pod_template = job_spec.setdefault("template", {})
+    pod_meta = {
+        k: v for k, v in (pod_template.get("metadata") or {}).items() if k in _KEPT_CHILD_METADATA
+    }
+    pod_meta.pop("name", None)
+    pod_meta.pop("namespace", None)
+    pod_meta["labels"] = {**pod_meta.get("labels", {}), **step.metadata.labels, **ours}
+    pod_template["metadata"] = pod_meta
+    pod_spec = pod_template.setdefault("spec", {})
+    pod_spec.setdefault("restartPolicy", template.spec.template.spec.restart_policy)
+    _rewrite_references(pod_spec, flow, spec)
+    if job.active_deadline_seconds is not None:
+        job_spec["activeDeadlineSeconds"] = job.active_deadline_seconds
+    flow_policy = spec.execution_policy.pod_failure_policy
+    if "podFailurePolicy" not in job_spec and flow_policy is not None:
+        job_spec["podFailurePolicy"] = flow_policy.model_dump(
+            by_alias=True, exclude_none=True, mode="json"
+        )
+    if suspend:
+        job_spec["suspend"] = True
+    metadata: dict[str, Any] = {
+        "name": job.name,
+        "namespace": flow.namespace,
+        "labels": {**template.metadata.labels, **step.metadata.labels, **ours},
+    }
+    annotations = {**template.metadata.annotations, **step.metadata.annotations}
+    if annotations:
+        metadata["annotations"] = annotations
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}
+
+
+def render_resources(flow: FlowIdentity, spec: JobFlowSpec) -> list[dict[str, Any]]:
+    """The flow's ConfigMaps and PVCs, named ``<flow>-<name>``."""
+    templates = spec.resource_templates
+    if templates is None:
+        return []
+    rendered = []
+    items: list[ConfigMapTemplate | VolumeClaimTemplate] = [
+        *templates.config_map_templates,
+        *templates.volume_claim_templates,
+    ]
+    for template in items:
+        body = template.model_dump(by_alias=True, exclude_none=True, mode="json")
+        meta = body.pop("metadata")
+        metadata: dict[str, Any] = {
+            "name": resource_name(flow.name, template.metadata.name),
+            "namespace": flow.namespace,
+            "labels": {
+                **meta.get("labels", {}),
+                **flow_labels(flow),
+                LABEL_RESOURCE: template.metadata.name,
+            },
+        }
+        if meta.get("annotations"):
+            metadata["annotations"] = meta["annotations"]
+        body.pop("apiVersion", None)
+        body.pop("kind", None)
+        rendered.append(
+            {"apiVersion": template.api_version, "kind": template.kind, "metadata": metadata} | body
+        )
+    return rendered
+
+
+def reemit(child: Child, suspend: bool | None = None) -> Desired:
+    """An observed child as last applied; with ``suspend`` set, a Job with that suspend value.
+
+    A child without a usable last-applied annotation (created by something else, or
+    edited by hand) is re-emitted as observed, less the fields the server owns.
+    """
+    text = child.view.metadata.annotations.get(ANNOTATION_LAST_APPLIED)
+    raw: msgspec.Raw | None = None
+    if text:
+        try:
+            _last_applied_decoder.decode(text)
+            raw = msgspec.Raw(text.encode())
+        except msgspec.DecodeError:
+            raw = None
+    if raw is None:
+        return _with_suspend(_observed_as_desired(child), suspend)
+    if suspend is None:
+        return raw
+    current: dict[str, Any] = msgspec.json.decode(raw)
+    applied = (current.get("spec") or {}).get("suspend") is True
+    # Resuming only undoes a suspension we applied; one made by anything else is left alone.
+    if applied == suspend or (not suspend and not applied):
+        return raw
+    return _with_suspend(current, suspend)
+
+
+def _with_suspend(obj: dict[str, Any], suspend: bool | None) -> dict[str, Any]:
+    if suspend is None:
+        return obj
+    spec = obj.setdefault("spec", {})
+    spec["suspend"] = suspend
+    return obj
+
+
+def _observed_as_desired(child: Child) -> dict[str, Any]:
+    obj: dict[str, Any] = msgspec.json.decode(child.raw)
+    obj.pop("status", None)
+    metadata = obj.get("metadata") or {}
+    obj["metadata"] = {k: metadata[k] for k in _KEPT_CHILD_METADATA if k in metadata}
+    annotations = obj["metadata"].get("annotations")
+    if isinstance(annotations, dict):
+        annotations.pop(ANNOTATION_LAST_APPLIED, None)
+        if not annotations:
+            obj["metadata"].pop("annotations")
+    return obj
+
+
+def _rewrite_references(pod_spec: dict[str, Any], flow: FlowIdentity, spec: JobFlowSpec) -> None:
+    """Point short names of resource templates at the flow's own copies."""
+    templates = spec.resource_templates
+    if templates is None:
+        return
+    claims = {t.metadata.name for t in templates.volume_claim_templates}
+    config_maps = {t.metadata.name for t in templates.config_map_templates}
+    if not claims and not config_maps:
+        return
+
+    def rename(ref: Any, key: str, names: set[str]) -> None:
+        if isinstance(ref, dict) and ref.get(key) in names:
+            ref[key] = resource_name(flow.name, ref[key])
+
+    for volume in pod_spec.get("volumes") or []:
+        if not isinstance(volume, dict):
+            continue
+        rename(volume.get("persistentVolumeClaim"), "claimName", claims)
+        rename(volume.get("configMap"), "name", config_maps)
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            if isinstance(source, dict):
+                rename(source.get("configMap"), "name", config_maps)
+    for group in ("initContainers", "containers", "ephemeralContainers"):
+        for container in pod_spec.get(group) or []:
+            if not isinstance(container, dict):
+                continue
+            for env in container.get("env") or []:
+                if isinstance(env, dict):
+                    rename((env.get("valueFrom") or {}).get("configMapKeyRef"), "name", config_maps)
+            for source in container.get("envFrom") or []:
+                if isinstance(source, dict):
+                    rename(source.get("configMapRef"), "name", config_maps)
