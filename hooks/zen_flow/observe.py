@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+import msgspec
 import pydantic
 
 from zen_flow.api import JobFlowSpec, JobFlowStatus
 from zen_flow.constants import (
+    ANNOTATION_LAST_APPLIED,
     ANNOTATION_SUSPENDED,
     CHILD_CONFIGMAPS,
     CHILD_JOBS,
@@ -24,7 +26,7 @@ from zen_flow.constants import (
 )
 from zen_flow.timefmt import parse_time_or
 from zen_flow.validation import InvalidSpecError, Problem, parse_spec
-from zen_flow.wire import Child, HookRequest
+from zen_flow.wire import Child, ChildSpec, HookRequest
 
 
 class JobOutcome(StrEnum):
@@ -46,6 +48,7 @@ class ObservedJob:
     finished_at: datetime | None
     started_at: datetime | None
     suspended: bool
+    suspended_by_flow: bool
     queued_by_kueue: bool
 
     @property
@@ -149,8 +152,27 @@ def _observed_job(child: Child) -> ObservedJob | None:
         finished_at=finished,
         started_at=parse_time_or(started, _EPOCH) if started else None,
         suspended=bool(child.view.spec.suspend),
+        suspended_by_flow=bool(child.view.spec.suspend) and _applied_suspend(child),
         queued_by_kueue=LABEL_KUEUE_QUEUE in meta.labels,
     )
+
+
+class _Applied(msgspec.Struct):
+    spec: ChildSpec = ChildSpec()
+
+
+_applied_decoder = msgspec.json.Decoder(_Applied)
+
+
+def _applied_suspend(child: Child) -> bool:
+    """Whether we suspended this Job (our last-applied configuration says so)."""
+    text = child.view.metadata.annotations.get(ANNOTATION_LAST_APPLIED)
+    if not text:
+        return False
+    try:
+        return bool(_applied_decoder.decode(text).spec.suspend)
+    except msgspec.DecodeError:
+        return False
 
 
 _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")

@@ -166,8 +166,10 @@ class _Planner:
         elif job is None:
             self._recreate_missing(step, state)
         else:
+            # A Job we suspended follows the flow's annotation in this very answer.
+            suspended = self.obs.suspended if job.suspended_by_flow else job.suspended
             state.phase = StepPhase.RUNNING
-            state.reason = Reason.JOB_SUSPENDED if job.suspended else Reason.JOB_RUNNING
+            state.reason = Reason.JOB_SUSPENDED if suspended else Reason.JOB_RUNNING
 
     def _succeed(self, state: StepStatus, job: ObservedJob) -> None:
         state.phase = StepPhase.SUCCEEDED
