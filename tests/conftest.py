@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+# The CEL library raises the recursion limit when first imported; import it before tests run.
+import zen_flow.when  # noqa: F401
 from tests.flows import HttpTransport
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,85 @@
+"""The HTTP layer's own rules: error mapping, the test clock switch, settings from env."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask import g
+
+from tests.flows import T0, jobflow, step
+from zen_flow.app import create_app
+from zen_flow.settings import Settings
+from zen_flow.simulator import FakeCluster
+
+
+def test_unexpected_exception_is_a_500_without_traceback_and_logged_with_the_flow(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    app = create_app(Settings())
+
+    def explode() -> str:
+        g.flow = {"namespace": "team-a", "name": "broken"}
+        raise RuntimeError("a bug")
+
+    app.add_url_rule("/explode", "explode", explode, methods=["POST"])
+    answer = app.test_client().post("/explode")
+    assert answer.status_code == 500
+    body = answer.get_json()
+    assert body == {"error": "internal error; see the hook server's log"}
+    logged = [json.loads(line) for line in capfd.readouterr().err.splitlines() if "{" in line]
+    record = next(r for r in logged if "unexpected error" in r["message"])
+    assert record["flow"] == {"namespace": "team-a", "name": "broken"}
+    assert "RuntimeError" in record["exc_info"]
+
+
+def test_test_clock_header_only_with_the_setting() -> None:
+    request = json.dumps(FakeCluster(jobflow("c", step("a")), T0).request()).encode()
+    headers = {"X-Zen-Flow-Now": "2030-01-02T03:04:05Z"}
+    on = (
+        create_app(Settings(test_clock=True))
+        .test_client()
+        .post("/sync", data=request, headers=headers)
+    )
+    assert on.get_json()["status"]["startTime"] == "2030-01-02T03:04:05Z"
+    off = create_app(Settings()).test_client().post("/sync", data=request, headers=headers)
+    assert off.get_json()["status"]["startTime"] != "2030-01-02T03:04:05Z"
+    bad = (
+        create_app(Settings(test_clock=True))
+        .test_client()
+        .post("/sync", data=request, headers={"X-Zen-Flow-Now": "yesterday"})
+    )
+    assert bad.status_code == 400
+    assert "X-Zen-Flow-Now" in bad.get_json()["error"]
+
+
+def test_finalize_endpoint_finalizes_even_if_the_flag_is_missing() -> None:
+    request = FakeCluster(jobflow("f", step("a")), T0).request()
+    request.pop("finalizing")
+    answer = create_app(Settings()).test_client().post("/finalize", json=request)
+    assert answer.get_json()["finalized"] is True
+
+
+def test_settings_from_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "ZEN_FLOW_BIND": "0.0.0.0:9000",
+            "ZEN_FLOW_WORKERS": "4",
+            "ZEN_FLOW_THREADS": "2",
+            "ZEN_FLOW_TIMEOUT": "45",
+            "ZEN_FLOW_GRACEFUL_TIMEOUT": "15",
+            "ZEN_FLOW_MAX_BODY_BYTES": "1000",
+            "ZEN_FLOW_LOG_LEVEL": "DEBUG",
+            "ZEN_FLOW_TEST_CLOCK": "1",
+        }
+    )
+    assert settings == Settings("0.0.0.0:9000", 4, 2, 45, 15, 1000, "debug", True)
+    defaults = Settings.from_env({})
+    assert defaults.bind == "127.0.0.1:8080"
+    assert defaults.timeout > 10, "above Metacontroller's 10 s hook timeout"
+    assert defaults.max_body_bytes >= 32 * 1024 * 1024
+
+
+def test_bad_setting_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="ZEN_FLOW_WORKERS"):
+        Settings.from_env({"ZEN_FLOW_WORKERS": "many"})

@@ -1,0 +1,202 @@
+"""Unit tests of the pure core: rendering, stickiness, status and re-emission rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from tests.flows import T0, jobflow, step
+from zen_flow.constants import ANNOTATION_LAST_APPLIED
+from zen_flow.core import sync
+from zen_flow.simulator import FakeCluster, in_process
+from zen_flow.wire import decode_request, encode_response
+
+
+def answer(request: dict[str, Any], seconds: float = 0) -> dict[str, Any]:
+    result = sync(decode_request(json.dumps(request).encode()), T0 + timedelta(seconds=seconds))
+    decoded: dict[str, Any] = json.loads(encode_response(result.response))
+    return decoded
+
+
+def test_job_carries_flow_labels_and_keeps_the_users() -> None:
+    template = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": "ignored",
+            "namespace": "elsewhere",
+            "generateName": "x-",
+            "ownerReferences": [{"kind": "Other", "name": "o", "uid": "1", "apiVersion": "v1"}],
+            "finalizers": ["keep/me"],
+            "labels": {"team": "data"},
+            "annotations": {"note": "hello"},
+        },
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "manualSelector": True,
+            "backoffLimit": 2,
+            "template": {
+                "metadata": {"labels": {"pod": "label"}, "name": "podname"},
+                "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]},
+            },
+        },
+    }
+    flow = jobflow(
+        "render",
+        step(
+            "a", template=template, metadata={"labels": {"extra": "yes"}, "annotations": {"n": "1"}}
+        ),
+        executionPolicy={
+            "podFailurePolicy": {
+                "rules": [{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [3]}}]
+            }
+        },
+    )
+    cluster = FakeCluster(flow, T0)
+    cluster.call(in_process)
+    job = cluster.jobs()[0]
+    meta = job["metadata"]
+    assert meta["namespace"] == "team-a"
+    assert meta["name"].startswith("render-a-1-")
+    assert "generateName" not in meta and "ownerReferences" not in meta
+    assert "finalizers" not in meta
+    ours = {
+        "jobflow": "render",
+        "workflow.zen.io/jobflow": "render",
+        "workflow.zen.io/step": "a",
+        "workflow.zen.io/attempt": "1",
+    }
+    assert meta["labels"] == {"team": "data", "extra": "yes", **ours}
+    assert meta["annotations"]["note"] == "hello" and meta["annotations"]["n"] == "1"
+    spec = job["spec"]
+    assert "selector" not in spec and "manualSelector" not in spec
+    assert spec["backoffLimit"] == 2
+    assert spec["podFailurePolicy"]["rules"][0]["action"] == "FailJob"
+    pod = spec["template"]
+    assert pod["metadata"]["labels"] == {"pod": "label", "extra": "yes", **ours}
+    assert "name" not in pod["metadata"]
+    assert pod["spec"]["restartPolicy"] == "Never"
+
+
+def test_finished_step_whose_job_vanished_is_not_rerun() -> None:
+    cluster = FakeCluster(jobflow("sticky", step("a"), step("b", "a")), T0)
+    cluster.call(in_process)
+    cluster.finish_job(cluster.jobs()[0]["metadata"]["name"], succeeded=True)
+    cluster.call(in_process)
+    first = cluster.job("a")
+    assert first is not None
+    cluster.delete("Job", first["metadata"]["name"])  # TTL or a person deleted it
+    cluster.call(in_process)
+    assert cluster.job("a") is None
+    assert cluster.status["steps"][0]["phase"] == "Succeeded"
+
+
+def test_missing_job_of_a_running_step_is_recreated_under_the_same_name() -> None:
+    cluster = FakeCluster(jobflow("lost", step("a")), T0)
+    cluster.call(in_process)
+    name = cluster.jobs()[0]["metadata"]["name"]
+    cluster.delete("Job", name)
+    cluster.call(in_process)
+    assert [j["metadata"]["name"] for j in cluster.jobs()] == [name]
+
+
+def test_status_lagging_behind_jobs_does_not_start_a_second_job() -> None:
+    cluster = FakeCluster(jobflow("lag", step("a")), T0)
+    cluster.call(in_process)
+    cluster.flow.pop("status")  # our status write is not in the cache yet
+    cluster.now += timedelta(seconds=3)
+    response = cluster.call(in_process)
+    assert len(cluster.jobs()) == 1
+    assert response["status"]["steps"][0]["attempt"] == 1
+    assert response["status"]["steps"][0]["startTime"] == "2026-03-01T12:00:00Z"
+
+
+def test_condition_transition_time_moves_only_on_a_transition() -> None:
+    cluster = FakeCluster(jobflow("cond", step("a"), step("b", "a")), T0)
+    cluster.call(in_process)
+    before = {c["type"]: c["lastTransitionTime"] for c in cluster.status["conditions"]}
+    cluster.now += timedelta(minutes=5)
+    cluster.finish_job(cluster.jobs()[0]["metadata"]["name"], succeeded=True)
+    cluster.call(in_process)
+    after = {c["type"]: c["lastTransitionTime"] for c in cluster.status["conditions"]}
+    assert after == before, "still Running: no condition changed"
+    cluster.now += timedelta(minutes=5)
+    cluster.finish_job(cluster.job("b")["metadata"]["name"], succeeded=True)  # type: ignore[index]
+    cluster.call(in_process)
+    final = {c["type"]: c for c in cluster.status["conditions"]}
+    assert final["Complete"]["status"] == "True"
+    assert final["Complete"]["lastTransitionTime"] == "2026-03-01T12:10:00Z"
+    assert final["InvalidSpec"]["lastTransitionTime"] == before["InvalidSpec"]
+
+
+def test_existing_job_is_re_emitted_exactly_as_last_applied() -> None:
+    cluster = FakeCluster(jobflow("same", step("a")), T0)
+    cluster.call(in_process)
+    job = cluster.jobs()[0]
+    applied = job["metadata"]["annotations"][ANNOTATION_LAST_APPLIED]
+    response = answer(cluster.request(), 10)
+    emitted = [c for c in response["children"] if c["kind"] == "Job"]
+    assert emitted == [json.loads(applied)]
+
+
+def test_children_the_spec_no_longer_names_are_kept() -> None:
+    cluster = FakeCluster(jobflow("shrink", step("a"), step("b")), T0)
+    cluster.call(in_process)
+    cluster.flow["spec"]["steps"] = cluster.flow["spec"]["steps"][:1]
+    cluster.call(in_process)
+    assert len(cluster.jobs()) == 2, "never lose a child outside finalize"
+    assert [s["name"] for s in cluster.status["steps"]] == ["a"]
+
+
+def test_child_without_last_applied_is_re_emitted_without_server_fields() -> None:
+    cluster = FakeCluster(jobflow("foreign", step("a")), T0)
+    request = cluster.request()
+    request["children"]["ConfigMap.v1"]["team-a/extra"] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "extra",
+            "namespace": "team-a",
+            "resourceVersion": "42",
+            "uid": "u",
+            "managedFields": [{"manager": "kubectl"}],
+            "labels": {"x": "y"},
+        },
+        "data": {"k": "v"},
+    }
+    response = answer(request)
+    kept = next(c for c in response["children"] if c["kind"] == "ConfigMap")
+    assert kept == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "extra", "namespace": "team-a", "labels": {"x": "y"}},
+        "data": {"k": "v"},
+    }
+
+
+def test_unreadable_previous_status_is_rewritten() -> None:
+    cluster = FakeCluster(jobflow("garbled", step("a")), T0)
+    cluster.flow["status"] = {"phase": "Exploded", "steps": "nope"}
+    cluster.call(in_process)
+    assert cluster.status["phase"] == "Running"
+
+
+def test_status_stays_compact() -> None:
+    steps = [step(f"step-{i:04d}", *([f"step-{i - 1:04d}"] if i else [])) for i in range(200)]
+    cluster = FakeCluster(jobflow("big", *steps), T0)
+    cluster.call(in_process)
+    size = len(json.dumps(cluster.status, separators=(",", ":")))
+    assert size / 200 < 200, "a pending step takes well under 200 bytes"
+
+
+def test_response_has_only_the_keys_metacontroller_accepts() -> None:
+    response = answer(FakeCluster(jobflow("keys", step("a")), T0).request())
+    assert set(response) == {"status", "children"}
+
+
+def test_finalize_with_nothing_left_is_finalized() -> None:
+    request = FakeCluster(jobflow("empty", step("a")), T0).request(finalizing=True)
+    response = answer(request)
+    assert response["finalized"] is True
+    assert response["children"] == []

@@ -1,0 +1,202 @@
+"""Spec validation: every problem reported, with its field path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.flows import job_template, step
+from zen_flow.dag import ancestors, find_cycle, topological_order
+from zen_flow.durations import parse_duration
+from zen_flow.validation import InvalidSpecError, parse_spec
+
+
+def problems(spec: dict[str, Any]) -> list[str]:
+    with pytest.raises(InvalidSpecError) as raised:
+        parse_spec(spec)
+    return [str(p) for p in raised.value.problems]
+
+
+def test_valid_spec_gets_defaults() -> None:
+    spec = parse_spec({"steps": [step("a", retryPolicy={})]})
+    assert spec.execution_policy.backoff_limit == 6
+    assert spec.execution_policy.ttl_seconds_after_finished == 86400
+    assert spec.execution_policy.concurrency_policy == "Forbid"
+    policy = spec.steps[0].retry_policy
+    assert policy is not None and policy.limit == 3
+    assert (policy.backoff.type, policy.backoff.duration, policy.backoff.factor) == (
+        "Exponential",
+        "1s",
+        2.0,
+    )
+
+
+def test_unknown_dependency_names_the_path() -> None:
+    spec = {"steps": [step("a"), step("b", "a"), step("c", "lod")]}
+    assert problems(spec) == ['spec.steps[2].dependencies[0]: unknown step "lod"']
+
+
+def test_cycle_names_its_steps() -> None:
+    spec = {"steps": [step("a", "c"), step("b", "a"), step("c", "b"), step("free")]}
+    assert problems(spec) == ["spec.steps: dependency cycle: a -> c -> b -> a"]
+
+
+def test_every_problem_is_reported() -> None:
+    spec = {
+        "steps": [
+            step("a", "a"),
+            step("a"),
+            step("Bad_Name"),
+            step("d", "a", "a"),
+        ]
+    }
+    found = problems(spec)
+    assert any("spec.steps[2].name" in p for p in found)
+
+
+def test_cross_field_problems_together() -> None:
+    spec = {"steps": [step("a", "a"), step("a"), step("d", "a", "a")]}
+    assert problems(spec) == [
+        'spec.steps[1].name: duplicate step name "a" (also spec.steps[0])',
+        'spec.steps[0].dependencies[0]: step "a" depends on itself',
+        'spec.steps[2].dependencies[1]: duplicate dependency "a"',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"steps": []}, "spec.steps: List should have at least 1 item"),
+        ({}, "spec.steps: required field is missing"),
+        (
+            {"steps": [{"name": "a", "template": {"spec": {"template": {"spec": {}}}}}]},
+            "spec.steps[0].template.spec.template.spec.containers: required field is missing",
+        ),
+        (
+            {"steps": [{"name": "a", "template": {**job_template(), "kind": "Pod"}}]},
+            "spec.steps[0].template.kind: Input should be 'Job'",
+        ),
+        (
+            {"steps": [step("a", timeoutSeconds=0)]},
+            "spec.steps[0].timeoutSeconds: Input should be greater than 0",
+        ),
+        (
+            {"steps": [step("a", retryPolicy={"backoff": {"type": "Random"}})]},
+            "spec.steps[0].retryPolicy.backoff.type: Input should be 'Fixed', 'Linear' or",
+        ),
+        (
+            {"steps": [step("a", retryPolicy={"backoff": {"duration": "10 minutes"}})]},
+            "spec.steps[0].retryPolicy.backoff.duration",
+        ),
+        (
+            {"steps": [step("a", retryPolicy={"limit": -1})]},
+            "spec.steps[0].retryPolicy.limit: Input should be greater than or equal to 0",
+        ),
+        (
+            {"steps": [step("a")], "executionPolicy": {"concurrencyPolicy": "Sometimes"}},
+            "spec.executionPolicy.concurrencyPolicy",
+        ),
+        ({"steps": [step("a", colour="red")]}, "spec.steps[0].colour: unknown field"),
+        (
+            {
+                "steps": [
+                    step(
+                        "a",
+                        template={
+                            **job_template(),
+                            "spec": {
+                                "template": {
+                                    "spec": {
+                                        "containers": [{"name": "c", "image": "i"}],
+                                        "restartPolicy": "Always",
+                                    }
+                                }
+                            },
+                        },
+                    )
+                ]
+            },
+            "spec.steps[0].template.spec.template.spec.restartPolicy: Input should be",
+        ),
+    ],
+)
+def test_shape_problems_name_the_field(spec: dict[str, Any], expected: str) -> None:
+    assert any(p.startswith(expected) for p in problems(spec)), problems(spec)
+
+
+def test_pod_failure_policy_requires_restart_policy_never() -> None:
+    template = job_template(restartPolicy="OnFailure")
+    spec = {
+        "steps": [{"name": "a", "template": template}],
+        "executionPolicy": {
+            "podFailurePolicy": {
+                "rules": [{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}]
+            }
+        },
+    }
+    assert problems(spec) == [
+        "spec.steps[0].template.spec.template.spec.restartPolicy: "
+        "must be Never when a podFailurePolicy applies"
+    ]
+
+
+def test_when_may_only_read_upstream_steps() -> None:
+    spec = {
+        "steps": [
+            step("a"),
+            step("b", "a"),
+            step("c", "b", when="steps.a.phase == 'Succeeded'"),
+            step("d", when="steps.c.phase == 'Succeeded'"),
+        ]
+    }
+    assert problems(spec) == [
+        'spec.steps[3].when: refers to "c" (step that is not upstream of "d"): '
+        "add it to dependencies"
+    ]
+
+
+@pytest.mark.parametrize(
+    "when",
+    ["steps.a.phase == 'Succeeded'", "steps['a'].phase != 'Failed'", "always", "never", "true"],
+)
+def test_when_forms_accepted(when: str) -> None:
+    parse_spec({"steps": [step("a"), step("b", "a", when=when)]})
+
+
+@pytest.mark.parametrize(
+    ("when", "fragment"),
+    [
+        ("steps['a' + ''].phase == 'a'", "quoted step name"),
+        ("size(steps) > 1", "must be followed by a step name"),
+        ("phase == 'a'", "unknown variable"),
+        ("steps.a.phase = 'a'", "does not parse"),
+    ],
+)
+def test_when_forms_refused(when: str, fragment: str) -> None:
+    found = problems({"steps": [step("a"), step("b", "a", when=when)]})
+    assert any(fragment in p and p.startswith("spec.steps[1].when") for p in found), found
+
+
+def test_topological_order_follows_declaration_order_on_ties() -> None:
+    deps = {"c": [], "b": [], "a": ["c"], "d": ["a", "b"]}
+    assert topological_order(deps) == ["c", "b", "a", "d"]
+
+
+def test_find_cycle_and_ancestors() -> None:
+    assert find_cycle({"a": ["b"], "b": []}) is None
+    assert find_cycle({"a": ["b"], "b": ["a"]}) == ["a", "b", "a"]
+    assert ancestors({"a": [], "b": ["a"], "c": ["b"], "d": []}, "c") == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("1m30s", 90), ("500ms", 0.5), ("2h", 7200)]
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "10", "1d", "s", "1.s"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid duration"):
+        parse_duration(text)
