@@ -10,13 +10,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from zen_flow.api import TERMINAL_FLOW_PHASES, FlowPhase, JobFlowStatus, StepPhase
+from zen_flow.api import TERMINAL_FLOW_PHASES, FlowPhase, JobFlowSpec, JobFlowStatus, StepPhase
 from zen_flow.constants import Reason
-from zen_flow.observe import JobOutcome, Observation, observe
+from zen_flow.observe import JobOutcome, Observation, observe, read_spec
 from zen_flow.plan import plan
 from zen_flow.render import Desired, reemit, render_job, render_resources
 from zen_flow.status import flow_status, status_document
 from zen_flow.timefmt import parse_time_or, seconds_until
+from zen_flow.validation import Problem
 from zen_flow.wire import Child, HookRequest, HookResponse
 
 
@@ -38,9 +39,10 @@ def sync(request: HookRequest, now: datetime) -> SyncResult:
     previous = observation.status
     if previous.phase in TERMINAL_FLOW_PHASES and previous.completion_time:
         return _finished(observation)
-    if observation.spec is None:
-        return _invalid(observation, now)
-    return _run(observation, now)
+    spec, problems = read_spec(observation)
+    if spec is None:
+        return _invalid(observation, problems, now)
+    return _run(observation, spec, now)
 
 
 def finalize(observation: Observation) -> SyncResult:
@@ -68,10 +70,10 @@ def _finished(observation: Observation) -> SyncResult:
     )
 
 
-def _invalid(observation: Observation, now: datetime) -> SyncResult:
+def _invalid(observation: Observation, problems: list[Problem], now: datetime) -> SyncResult:
     """Explain the problems and touch nothing: every observed child is re-emitted unchanged."""
     previous = observation.status
-    message = f"{len(observation.problems)} problem(s) in spec; see condition InvalidSpec"
+    message = f"{len(problems)} problem(s) in spec; see condition InvalidSpec"
     status = flow_status(
         previous=previous,
         phase=FlowPhase.FAILED,
@@ -81,7 +83,7 @@ def _invalid(observation: Observation, now: datetime) -> SyncResult:
         start_time=parse_time_or(previous.start_time, now) if previous.start_time else None,
         completion_time=None,
         generation=observation.flow.generation,
-        problems=observation.problems,
+        problems=problems,
         now=now,
     )
     return SyncResult(
@@ -93,9 +95,7 @@ def _invalid(observation: Observation, now: datetime) -> SyncResult:
     )
 
 
-def _run(observation: Observation, now: datetime) -> SyncResult:
-    spec = observation.spec
-    assert spec is not None
+def _run(observation: Observation, spec: JobFlowSpec, now: datetime) -> SyncResult:
     decided = plan(observation, spec, now)
     flow = observation.flow
     children: list[Desired] = []

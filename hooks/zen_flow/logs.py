@@ -11,19 +11,23 @@ LOGGER = "zen_flow"
 
 
 def configure(level: str) -> logging.Logger:
-    """The project's logger, writing JSON lines to stderr (idempotent)."""
+    """The project's logger, writing JSON lines to the current stderr.
+
+    Calling it again replaces its handler rather than adding one, so each app logs once.
+    """
     logger = logging.getLogger(LOGGER)
     logger.setLevel(level.upper())
-    if not any(getattr(h, "_zen_flow", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(
-            JsonFormatter(
-                "{asctime}{levelname}{name}{message}",
-                style="{",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            )
+    for old in [h for h in logger.handlers if getattr(h, "_zen_flow", False)]:
+        logger.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter(
+            "{asctime}{levelname}{name}{message}",
+            style="{",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )
-        handler._zen_flow = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-        logger.propagate = False
+    )
+    handler._zen_flow = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.propagate = False
     return logger

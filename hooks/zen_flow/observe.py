@@ -69,8 +69,7 @@ class Observation:
     """Everything ``plan`` decides from."""
 
     flow: FlowIdentity
-    spec: JobFlowSpec | None
-    problems: list[Problem]
+    spec_json: bytes
     status: JobFlowStatus
     suspended: bool
     jobs: dict[tuple[str, int], ObservedJob] = field(default_factory=dict)
@@ -85,16 +84,9 @@ def observe(request: HookRequest) -> Observation:
     """Arrange a decoded request for the planner; an invalid spec is recorded, not raised."""
     meta = request.parent.metadata
     flow = FlowIdentity(meta.name, meta.namespace, meta.uid, meta.generation)
-    spec: JobFlowSpec | None = None
-    problems: list[Problem] = []
-    try:
-        spec = parse_spec(bytes(request.parent.spec))
-    except InvalidSpecError as error:
-        problems = error.problems
     observation = Observation(
         flow=flow,
-        spec=spec,
-        problems=problems,
+        spec_json=bytes(request.parent.spec),
         status=_last_status(bytes(request.parent.status)),
         suspended=meta.annotations.get(ANNOTATION_SUSPENDED, "").strip().lower() == "true",
     )
@@ -113,6 +105,15 @@ def observe(request: HookRequest) -> Observation:
             elif type_key == CHILD_PVCS:
                 observation.pvcs[child.view.metadata.name] = child
     return observation
+
+
+def read_spec(observation: Observation) -> tuple[JobFlowSpec | None, list[Problem]]:
+    """The flow's spec if valid, else its problems. Separate from ``observe`` because a
+    finished or deleted flow never needs it, and validating a large spec is not free."""
+    try:
+        return parse_spec(observation.spec_json), []
+    except InvalidSpecError as error:
+        return None, error.problems
 
 
 def _last_status(raw: bytes) -> JobFlowStatus:
