@@ -9,9 +9,9 @@ Cross-field rules (unique names, dependencies, cycles, ``when`` references) live
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
 
 from zen_flow.durations import parse_duration
@@ -22,6 +22,11 @@ API_VERSION = f"{GROUP}/{VERSION}"
 KIND = "JobFlow"
 
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# Bounds that keep the CRD's CEL rules within the API server's cost budget (see crd.py).
+MAX_STEPS = 5000
+MAX_DEPENDENCIES = 100
+MAX_NAME_LENGTH = 63
+StepName = Annotated[str, StringConstraints(pattern=DNS1123_LABEL, max_length=MAX_NAME_LENGTH)]
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 
 
@@ -244,7 +249,7 @@ class JobTemplate(OpenModel):
     api_version: Literal["batch/v1"] = Field(default="batch/v1", description="Always batch/v1.")
     kind: Literal["Job"] = Field(default="Job", description="Always Job.")
     metadata: JobTemplateMetadata = Field(
-        default_factory=JobTemplateMetadata, description="Labels and annotations of the Job."
+        default=JobTemplateMetadata(), description="Labels and annotations of the Job."
     )
     spec: JobSpec = Field(description="The Job spec.")
 
@@ -284,7 +289,7 @@ class RetryPolicy(ApiModel):
 
     limit: int = Field(default=3, ge=0, description="Retries after the first attempt.")
     backoff: Backoff = Field(
-        default_factory=Backoff, description="Delay between attempts (default Exponential 1s)."
+        default=Backoff(), description="Delay between attempts (default Exponential 1s)."
     )
 
 
@@ -331,16 +336,17 @@ class Step(ApiModel):
 
     name: str = Field(
         pattern=DNS1123_LABEL,
-        max_length=63,
+        max_length=MAX_NAME_LENGTH,
         description="DNS-1123 label, unique in the flow.",
     )
-    dependencies: list[str] = Field(
+    dependencies: list[StepName] = Field(
         default_factory=list,
+        max_length=MAX_DEPENDENCIES,
         description="Steps that must finish (Succeeded, Skipped, or tolerated Failed) first.",
     )
     template: JobTemplate = Field(description="The batch/v1 Job run for each attempt.")
     metadata: StepMetadata = Field(
-        default_factory=StepMetadata, description="Extra labels and annotations of the Job."
+        default=StepMetadata(), description="Extra labels and annotations of the Job."
     )
     retry_policy: RetryPolicy | None = Field(
         default=None, description="Retries of a failed attempt; absent means none."
@@ -366,12 +372,14 @@ class JobFlowSpec(ApiModel):
     """The desired flow: steps and their policies."""
 
     execution_policy: ExecutionPolicy = Field(
-        default_factory=ExecutionPolicy, description="Flow-wide execution settings."
+        default=ExecutionPolicy(), description="Flow-wide execution settings."
     )
     resource_templates: ResourceTemplates | None = Field(
         default=None, description="PVCs and ConfigMaps created before any step starts."
     )
-    steps: list[Step] = Field(min_length=1, description="The steps of the DAG.")
+    steps: list[Step] = Field(
+        min_length=1, max_length=MAX_STEPS, description="The steps of the DAG."
+    )
 
 
 # --- status ----------------------------------------------------------------------------------

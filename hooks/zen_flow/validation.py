@@ -7,8 +7,9 @@ is reported, not just the first, as ``spec.steps[2].dependencies[0]: unknown ste
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import pydantic
@@ -18,6 +19,7 @@ from zen_flow.dag import ancestors, find_cycle
 from zen_flow.when import WhenError, compile_when
 
 MAX_PROBLEMS = 20
+SPEC_CACHE_SIZE = 8
 
 
 @dataclass(frozen=True, order=True)
@@ -41,11 +43,22 @@ class InvalidSpecError(ValueError):
 
 def parse_spec(data: bytes | dict[str, Any] | None) -> JobFlowSpec:
     """A valid spec from JSON bytes or a decoded object; ``InvalidSpecError`` otherwise."""
+    if isinstance(data, bytes):
+        return _parse_spec_json(data)
+    return _validated(lambda: JobFlowSpec.model_validate(data, by_alias=True))
+
+
+@lru_cache(maxsize=SPEC_CACHE_SIZE)
+def _parse_spec_json(data: bytes) -> JobFlowSpec:
+    """Cached by content: Metacontroller sends the same spec on every sync of a flow, and
+    building the models of a large flow costs far more than comparing its bytes. The
+    models are frozen, so a cached spec is shared safely; invalid specs are not cached."""
+    return _validated(lambda: JobFlowSpec.model_validate_json(data, by_alias=True))
+
+
+def _validated(build: Callable[[], JobFlowSpec]) -> JobFlowSpec:
     try:
-        if isinstance(data, bytes):
-            spec = JobFlowSpec.model_validate_json(data, by_alias=True)
-        else:
-            spec = JobFlowSpec.model_validate(data, by_alias=True)
+        spec = build()
     except pydantic.ValidationError as error:
         raise InvalidSpecError(_pydantic_problems(error)) from error
     problems = validate_spec(spec)
