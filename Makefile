@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt typecheck unit bench crd clean
+.PHONY: run test lint fmt typecheck unit bench crd docs clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ unit: $(STAMP)
 ## crd: regenerate crds/ from the pydantic models
 crd: $(STAMP)
 	$(BIN)/python -m zen_flow.crd > crds/workflow.zen.io_jobflows.yaml
+
+## docs: regenerate docs/API.md from the pydantic models
+docs: $(STAMP)
+	$(BIN)/python -m zen_flow.apidoc > docs/API.md
 
 ## bench: run the benchmarks and write docs/BENCHMARKS.md
 bench: $(STAMP)
