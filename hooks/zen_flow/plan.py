@@ -8,7 +8,7 @@ something happened or a due time passed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,8 +58,6 @@ class Plan:
     completion_time: datetime | None
     due: datetime | None
     attempts_started: int = 0
-    resources_ready: bool = True
-    running_jobs: set[str] = field(default_factory=set)
 
 
 def retry_delay(backoff: Backoff, retry: int) -> timedelta:
@@ -340,11 +338,6 @@ class _Planner:
             completion = parse_time_or(self.obs.status.completion_time, self.now)
         elif self.deadline is not None and not self.deadline_passed:
             self.due.append(self.deadline)
-        running = {
-            s.job_ref.name
-            for s in ordered
-            if s.phase is StepPhase.RUNNING and s.job_ref and s.reason != Reason.BACKOFF_WAIT
-        }
         return Plan(
             steps=ordered,
             jobs_to_create=self.jobs_to_create,
@@ -355,8 +348,6 @@ class _Planner:
             completion_time=completion,
             due=min(self.due) if self.due and completion is None else None,
             attempts_started=self.attempts_started,
-            resources_ready=self.resources_ready,
-            running_jobs=running,
         )
 
     def _flow_phase(self, ordered: list[StepStatus]) -> tuple[FlowPhase, str, str | None]:
