@@ -249,7 +249,7 @@ class JobTemplate(OpenModel):
     api_version: Literal["batch/v1"] = Field(default="batch/v1", description="Always batch/v1.")
     kind: Literal["Job"] = Field(default="Job", description="Always Job.")
     metadata: JobTemplateMetadata = Field(
-        default=JobTemplateMetadata(), description="Labels and annotations of the Job."
+        default_factory=JobTemplateMetadata, description="Labels and annotations of the Job."
     )
     spec: JobSpec = Field(description="The Job spec.")
 
@@ -346,7 +346,7 @@ class Step(ApiModel):
     )
     template: JobTemplate = Field(description="The batch/v1 Job run for each attempt.")
     metadata: StepMetadata = Field(
-        default=StepMetadata(), description="Extra labels and annotations of the Job."
+        default_factory=StepMetadata, description="Extra labels and annotations of the Job."
     )
     retry_policy: RetryPolicy | None = Field(
         default=None, description="Retries of a failed attempt; absent means none."
@@ -455,7 +455,7 @@ class StepStatus(StatusModel):
         default=0, exclude_if=_empty, description="Current attempt number (0: not started)."
     )
     attempt_start_time: str | None = Field(
-        default=None, description="When the current attempt started."
+        default=None, description="When the current attempt started, for attempts after the first."
     )
     retry_count: int = Field(
         default=0, exclude_if=_empty, description="Retries made or scheduled (attempts - 1)."
@@ -463,7 +463,13 @@ class StepStatus(StatusModel):
     next_retry_time: str | None = Field(
         default=None, description="When the next attempt starts (phase Running, BackoffWait)."
     )
-    job_ref: JobRef | None = Field(default=None, description="Job of the current attempt.")
+    job_ref: JobRef | None = Field(
+        default=None,
+        description=(
+            "Job of the current attempt while the step runs or after it failed; left out once "
+            "it succeeded (its Job: label workflow.zen.io/step)."
+        ),
+    )
     failed_attempts: list[FailedAttempt] = Field(
         default_factory=list, exclude_if=_empty, description="Failed attempts, oldest first."
     )

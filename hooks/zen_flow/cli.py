@@ -1,16 +1,92 @@
-"""The ``zen-flow`` command."""
+"""The ``zen-flow`` command: lint, graph and simulate JobFlows offline, and serve the hooks.
+
+Exit codes: 0 all good; 1 the file has problems (lint, graph) or the simulated flow Failed;
+2 the command could not do what was asked (bad option, unreadable file), or the simulated
+flow did not finish. Errors are one line each; ``--debug`` shows tracebacks.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import click
+import pydantic
+
+from zen_flow import graph as drawing
+from zen_flow.api import JobFlowSpec, JobFlowStatus
+from zen_flow.durations import parse_duration
+from zen_flow.lint import Document, LintError, LintProblem, lint_text, single_flow
+from zen_flow.simulate import (
+    Outcome,
+    Scenario,
+    Simulation,
+    SimulationError,
+    StopReason,
+    Tick,
+    format_offset,
+    simulate,
+)
+from zen_flow.validation import InvalidSpecError
+
+DEBUG = "zen_flow.debug"
+PROGRESS_EVERY_SYNCS = 1000
 
 
-@click.group()
-def main() -> None:
-    """zen-flow: DAGs of Kubernetes Jobs."""
+class CliError(click.ClickException):
+    """A one-line error; exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"zen-flow: error: {self.format_message()}", err=True)
+
+
+class ProblemsFound(click.ClickException):
+    """Problems in the user's file, printed one per line; exit code 1."""
+
+    exit_code = 1
+
+    def __init__(self, problems: Iterable[LintProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    def show(self, file: Any = None) -> None:
+        for problem in self.problems:
+            click.echo(str(problem), err=True)
+
+
+class _Main(click.Group):
+    """Turns unexpected exceptions into one line unless ``--debug`` was given."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as error:
+            if ctx.meta.get(DEBUG):
+                raise
+            text = " ".join(str(error).split()) or type(error).__name__
+            raise CliError(
+                f"unexpected {type(error).__name__}: {text} (run with --debug for the traceback)"
+            ) from error
+
+
+@click.group(cls=_Main)
+@click.option("--debug", is_flag=True, help="Show the traceback of unexpected errors.")
+@click.version_option(package_name="zen-flow", prog_name="zen-flow")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """zen-flow: DAGs of Kubernetes Jobs.
+
+    Lint a JobFlow file, draw its DAG and simulate a run, all offline and with the very same
+    code as the hooks; or serve the hooks for Metacontroller.
+    """
+    ctx.meta[DEBUG] = debug
 
 
 @main.command()
@@ -19,3 +95,340 @@ def serve() -> None:
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     args = [gunicorn, "--config", "python:zen_flow.gunicorn_conf", "zen_flow.app:create_app()"]
     os.execv(gunicorn, args)
+
+
+# --- lint ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: file:document: path: message per line; json: a list of problems.",
+)
+def lint(files: tuple[str, ...], output: str) -> None:
+    """Check JobFlow YAML files with the same models and rules as the hooks.
+
+    Every document of every FILE (- for stdin) that is a JobFlow is checked: apiVersion,
+    kind, metadata.name and the whole spec. Other objects are ignored. Exit code 1 when
+    any problem is found.
+    """
+    problems: list[LintProblem] = []
+    flows = 0
+    for file in files:
+        try:
+            text = _read_text(file)
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append(LintProblem(file, None, "", _read_error(error)))
+            continue
+        report = lint_text(file, text)
+        problems.extend(report.problems)
+        flows += len(report.flows)
+        if not report.flows and not report.problems:
+            click.echo(f"{file}: no JobFlow in this file, nothing checked", err=True)
+    if output == "json":
+        click.echo(json.dumps([p.as_dict() for p in problems], indent=2))
+    else:
+        for problem in problems:
+            click.echo(str(problem))
+        files_text = _plural(len(files), "file")
+        if problems:
+            click.echo(f"{_plural(len(problems), 'problem')} in {files_text}", err=True)
+        else:
+            click.echo(f"ok: {_plural(flows, 'JobFlow')} in {files_text}", err=True)
+    if problems:
+        sys.exit(1)
+
+
+# --- graph -----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["text", "mermaid", "dot"]),
+    default="text",
+    show_default=True,
+    help="text: layers for the terminal; mermaid: a flowchart; dot: a Graphviz digraph.",
+)
+@click.option(
+    "--status",
+    "with_status",
+    is_flag=True,
+    help="Mark each step with its phase from the JobFlow's .status "
+    "(e.g. kubectl get jobflow NAME -o yaml | zen-flow graph - --status).",
+)
+def graph(file: str, fmt: str, with_status: bool) -> None:
+    """Draw the DAG of the JobFlow in FILE (- for stdin)."""
+    document, spec = _load_flow(file)
+    name = str((document.body.get("metadata") or {}).get("name") or "jobflow")
+    status = _status_of(file, document.body) if with_status else None
+    if fmt == "mermaid":
+        text = drawing.to_mermaid(spec, status)
+    elif fmt == "dot":
+        text = drawing.to_dot(spec, status, name=name)
+    else:
+        markers = drawing.UNICODE_MARKERS if _unicode_ok() else drawing.ASCII_MARKERS
+        text = drawing.to_text(spec, status, name=name, markers=markers)
+    click.echo(text, nl=False)
+
+
+def _status_of(file: str, body: dict[str, Any]) -> JobFlowStatus:
+    raw = body.get("status")
+    if not raw:
+        raise CliError(
+            f"{file}: the JobFlow has no .status (save one with kubectl get jobflow NAME -o yaml)"
+        )
+    try:
+        return JobFlowStatus.model_validate(raw)
+    except pydantic.ValidationError as error:
+        detail = error.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in detail["loc"])
+        raise CliError(f"{file}: status.{where}: {detail['msg']}") from error
+
+
+# --- simulate --------------------------------------------------------------------------------
+
+
+class _Duration(click.ParamType[float, Any]):
+    """A Go-style duration such as 30s, 1m30s or 500ms, as seconds."""
+
+    name = "duration"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_duration(str(value).strip())
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+DURATION = _Duration()
+
+
+@main.command(name="simulate")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option(
+    "--outcome",
+    "outcomes",
+    multiple=True,
+    metavar="STEP=OUTCOME[,OUTCOME...]",
+    help="Outcomes of the step's attempts in order: succeed, fail or timeout (fails with "
+    "DeadlineExceeded at the Job's activeDeadlineSeconds). Later attempts succeed.",
+)
+@click.option(
+    "--duration",
+    "durations",
+    multiple=True,
+    metavar="STEP=DURATION",
+    help="How long each attempt of the step runs, e.g. build=2m.",
+)
+@click.option(
+    "--default-duration",
+    type=DURATION,
+    default="10s",
+    show_default=True,
+    help="How long attempts of other steps run.",
+)
+@click.option("--suspend-at", type=DURATION, help="Suspend the flow at this time, e.g. 40s.")
+@click.option("--resume-at", type=DURATION, help="Resume it at this time, e.g. 90s.")
+@click.option(
+    "--max-time",
+    type=DURATION,
+    default="24h",
+    show_default=True,
+    help="Stop the simulation at this time.",
+)
+def simulate_command(
+    file: str,
+    outcomes: tuple[str, ...],
+    durations: tuple[str, ...],
+    default_duration: float,
+    suspend_at: float | None,
+    resume_at: float | None,
+    max_time: float,
+) -> None:
+    """Run the JobFlow in FILE on a virtual clock through the hooks' own sync.
+
+    Each Job runs for its step's duration, then finishes with the next scripted outcome of
+    its step. Prints the timeline and the final status. Exit code 0 when the flow
+    Succeeded, 1 when it Failed, 2 when it had not finished (suspended, or --max-time).
+    """
+    document, _ = _load_flow(file)
+    scenario = Scenario(
+        outcomes=_step_options("--outcome", outcomes, _outcomes),
+        durations=_step_options("--duration", durations, _positive_duration),
+        default_duration=default_duration,
+        suspend_at=suspend_at,
+        resume_at=resume_at,
+        max_time=max_time,
+    )
+    name = str((document.body.get("metadata") or {}).get("name") or "jobflow")
+    total = len(document.body["spec"]["steps"])
+    click.echo(
+        f"Simulating JobFlow {name}: {_plural(total, 'step')}; Jobs run "
+        f"{format_offset(default_duration)} unless --duration says otherwise"
+    )
+    try:
+        with _Progress(total) as progress:
+            result = simulate(document.body, scenario, progress=progress)
+    except SimulationError as error:
+        raise CliError(f"{file}: {error}") from error
+    except InvalidSpecError as error:
+        raise ProblemsFound(
+            LintProblem(file, document.index, p.path, p.message) for p in error.problems
+        ) from error
+    _print_simulation(name, result, max_time)
+    sys.exit({"Succeeded": 0, "Failed": 1}.get(result.phase, 2))
+
+
+class _Progress:
+    """Progress of a long simulation on stderr: a bar on a terminal, else a line now and then."""
+
+    def __init__(self, total_steps: int) -> None:
+        self.total = total_steps
+        self.bar: Any = None
+        self.done = 0
+        self.next_line = PROGRESS_EVERY_SYNCS
+
+    def __enter__(self) -> Callable[[Tick], None]:
+        if _stderr_is_terminal() and self.total > 1:
+            self.bar = click.progressbar(
+                length=self.total, label="simulating", file=sys.stderr, show_pos=True
+            )
+            self.bar.__enter__()
+        return self.update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def update(self, tick: Tick) -> None:
+        if self.bar is not None:
+            self.bar.update(tick.completed_steps - self.done)
+            self.done = tick.completed_steps
+        elif tick.syncs >= self.next_line:
+            self.next_line = tick.syncs + PROGRESS_EVERY_SYNCS
+            click.echo(
+                f"... +{format_offset(tick.elapsed)} simulated: "
+                f"{tick.completed_steps}/{tick.total_steps} steps done, {tick.syncs} syncs",
+                err=True,
+            )
+
+
+def _print_simulation(name: str, result: Simulation, max_time: float) -> None:
+    width = max((len(format_offset(e.at)) for e in result.events), default=2) + 1
+    for event in result.events:
+        click.echo(f"{('+' + format_offset(event.at)).ljust(width)}  {event.message}")
+    status = result.status
+    at = f"+{format_offset(result.elapsed)}"
+    phase = result.phase
+    reason = status.get("reason")
+    headline = f"flow {name} {phase}" + (f" ({reason})" if reason else "")
+    if result.stop is StopReason.FINISHED:
+        click.echo(f"\n{headline} at {at}, after {_plural(result.syncs, 'sync')}")
+    elif result.stop is StopReason.MAX_TIME:
+        click.echo(f"\nstopped at --max-time {format_offset(max_time)}: {headline}")
+    else:
+        click.echo(f"\nnothing more happens after {at}: {headline}")
+    if status.get("message"):
+        click.echo(f"  {status['message']}")
+    counts = status.get("progress") or {}
+    click.echo(
+        f"progress: {counts.get('completedSteps', 0)}/{counts.get('totalSteps', 0)} steps done "
+        f"({counts.get('successfulSteps', 0)} succeeded, {counts.get('failedSteps', 0)} failed, "
+        f"{counts.get('skippedSteps', 0)} skipped)"
+    )
+    rows = [("STEP", "PHASE", "REASON", "ATTEMPTS")]
+    for step in status.get("steps") or []:
+        attempts = int(step.get("attempt", 0))
+        rows.append((step["name"], step["phase"], step.get("reason") or "", str(attempts)))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
+
+def _step_options(
+    option: str, values: Iterable[str], convert: Callable[[str], Any]
+) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for value in values:
+        step, sep, rest = value.partition("=")
+        step = step.strip()
+        if not sep or not step or not rest.strip():
+            raise click.BadParameter(f"{value!r}: use STEP=VALUE", param_hint=option)
+        if step in parsed:
+            raise click.BadParameter(f'step "{step}" given twice', param_hint=option)
+        try:
+            parsed[step] = convert(rest.strip())
+        except ValueError as error:
+            raise click.BadParameter(f"{value!r}: {error}", param_hint=option) from error
+    return parsed
+
+
+def _outcomes(text: str) -> tuple[Outcome, ...]:
+    choices = ", ".join(o.value for o in Outcome)
+    parsed = []
+    for word in text.split(","):
+        try:
+            parsed.append(Outcome(word.strip().lower()))
+        except ValueError:
+            raise ValueError(f'unknown outcome "{word.strip()}" (use {choices})') from None
+    return tuple(parsed)
+
+
+def _positive_duration(text: str) -> float:
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise ValueError("must be more than 0s")
+    return seconds
+
+
+# --- shared ----------------------------------------------------------------------------------
+
+
+def _load_flow(file: str) -> tuple[Document, JobFlowSpec]:
+    try:
+        text = _read_text(file)
+    except (OSError, UnicodeDecodeError) as error:
+        raise CliError(f"{file}: {_read_error(error)}") from error
+    try:
+        return single_flow(file, text)
+    except LintError as error:
+        raise ProblemsFound(error.problems) from error
+
+
+def _read_text(file: str) -> str:
+    if file == "-":
+        return sys.stdin.read()
+    with open(file, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def _read_error(error: OSError | UnicodeDecodeError) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8 text ({error.reason} at byte {error.start})"
+    return f"cannot read: {error.strerror or error}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _unicode_ok() -> bool:
+    encoding = getattr(sys.stdout, "encoding", None) or ""
+    return encoding.lower().replace("-", "") in ("utf8", "utf_8")
+
+
+def _stderr_is_terminal() -> bool:
+    return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()

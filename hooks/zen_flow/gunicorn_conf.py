@@ -6,6 +6,7 @@ slow sync is answered or abandoned by Metacontroller, never cut off half-written
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -52,3 +53,14 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Fewer, cheaper garbage collections in workers.
+
+    A large sync allocates hundreds of thousands of short-lived objects that form no cycles;
+    with the default thresholds the collector rescans them over and over. The objects that
+    exist at fork (the loaded app) are frozen out of its way.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)

@@ -93,7 +93,8 @@ class _Planner:
         self.steps = {step.name: step for step in spec.steps}
         last = {s.name: s for s in observation.status.steps}
         self.states = {
-            step.name: last[step.name].model_copy(deep=True)
+            # Shallow copies: a state's lists are replaced, never changed in place.
+            step.name: last[step.name].model_copy()
             if step.name in last
             else StepStatus(name=step.name, phase=StepPhase.PENDING)
             for step in spec.steps
@@ -137,7 +138,7 @@ class _Planner:
         state.reason = Reason.JOB_RUNNING
         state.message = None
         state.attempt = observed
-        state.attempt_start_time = started
+        state.attempt_start_time = started if observed > 1 else None
         state.start_time = state.start_time or started
         state.retry_count = max(state.retry_count, observed - 1)
         state.next_retry_time = None
@@ -150,14 +151,13 @@ class _Planner:
             self._succeed(state, job)
             return
         if job is not None and job.outcome is JobOutcome.FAILED and not known_failure:
-            state.failed_attempts.append(
-                FailedAttempt(
-                    attempt=state.attempt,
-                    job_name=job.name,
-                    reason=job.reason or "Failed",
-                    finish_time=format_time(job.finished_at or self.now),
-                )
+            failure = FailedAttempt(
+                attempt=state.attempt,
+                job_name=job.name,
+                reason=job.reason or "Failed",
+                finish_time=format_time(job.finished_at or self.now),
             )
+            state.failed_attempts = [*state.failed_attempts, failure]
             known_failure = True
         if known_failure:
             self._after_failed_attempt(step, state)
@@ -174,6 +174,9 @@ class _Planner:
         state.reason = Reason.JOB_COMPLETE
         state.message = None
         state.next_retry_time = None
+        # Compact status for flows of thousands of steps: a succeeded step's Job is found by
+        # its labels; jobRef stays for running and failed steps, where it is needed.
+        state.job_ref = None
         state.completion_time = format_time(job.finished_at or self.now)
 
     def _recreate_missing(self, step: Step, state: StepStatus) -> None:
@@ -181,7 +184,7 @@ class _Planner:
         if self.deadline_passed:
             self._fail(state, Reason.DEADLINE_EXCEEDED, "flow activeDeadlineSeconds passed")
             return
-        started = parse_time_or(state.attempt_start_time, self.now)
+        started = parse_time_or(state.attempt_start_time or state.start_time, self.now)
         self._want_job(step, state.attempt, started)
 
     def _after_failed_attempt(self, step: Step, state: StepStatus) -> None:
@@ -262,7 +265,8 @@ class _Planner:
         state.reason = Reason.JOB_CREATED
         state.message = None if attempt == 1 else state.message
         state.attempt = attempt
-        state.attempt_start_time = now
+        # The first attempt starts with the step: its time is startTime already.
+        state.attempt_start_time = now if attempt > 1 else None
         state.start_time = state.start_time or now
         state.next_retry_time = None
         state.job_ref = JobRef(name=name, namespace=self.obs.flow.namespace)

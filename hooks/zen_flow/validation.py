@@ -19,7 +19,7 @@ from zen_flow.dag import ancestors, find_cycle
 from zen_flow.when import WhenError, compile_when
 
 MAX_PROBLEMS = 20
-SPEC_CACHE_SIZE = 8
+SPEC_CACHE_SIZE = 4  # a validated 5000-step spec holds about 48 MiB
 
 
 @dataclass(frozen=True, order=True)

@@ -5,6 +5,10 @@ so a 5000-step flow is a request of tens of megabytes. We decode straight from b
 typed structures that name only the fields the hooks read; everything else is skipped by the
 decoder without building Python objects. Each child is also kept as its raw bytes so that it
 can be re-emitted untouched.
+
+The decoded structs are left out of the cyclic garbage collector (``gc=False``): a large
+request makes thousands of them, each collection would scan them all, and decoded JSON
+cannot form reference cycles.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ class WireError(ValueError):
     """The request is not a hook request; the message names the field and the problem."""
 
 
-class ObjectMeta(msgspec.Struct, frozen=True):
+class ObjectMeta(msgspec.Struct, frozen=True, gc=False):
     """The metadata fields the hooks read, of the parent and of children."""
 
     name: str = ""
@@ -33,7 +37,7 @@ class ObjectMeta(msgspec.Struct, frozen=True):
     deletionTimestamp: str | None = None
 
 
-class JobCondition(msgspec.Struct, frozen=True):
+class JobCondition(msgspec.Struct, frozen=True, gc=False):
     type: str = ""
     status: str = ""
     reason: str = ""
@@ -41,19 +45,19 @@ class JobCondition(msgspec.Struct, frozen=True):
     lastTransitionTime: str | None = None
 
 
-class ChildSpec(msgspec.Struct, frozen=True):
+class ChildSpec(msgspec.Struct, frozen=True, gc=False):
     """Of a child's spec only Job's ``suspend`` matters; other kinds have none of it."""
 
     suspend: bool | None = None
 
 
-class ChildStatus(msgspec.Struct, frozen=True):
+class ChildStatus(msgspec.Struct, frozen=True, gc=False):
     conditions: list[JobCondition] = []
     startTime: str | None = None
     completionTime: str | None = None
 
 
-class ChildView(msgspec.Struct, frozen=True):
+class ChildView(msgspec.Struct, frozen=True, gc=False):
     """What the hooks read of an observed child (Job, ConfigMap or PVC)."""
 
     apiVersion: str = ""
@@ -63,14 +67,14 @@ class ChildView(msgspec.Struct, frozen=True):
     status: ChildStatus = ChildStatus()
 
 
-class Child(msgspec.Struct, frozen=True):
+class Child(msgspec.Struct, frozen=True, gc=False):
     """An observed child: the fields read, and its bytes exactly as received."""
 
     view: ChildView
     raw: msgspec.Raw
 
 
-class Parent(msgspec.Struct, frozen=True):
+class Parent(msgspec.Struct, frozen=True, gc=False):
     """The JobFlow: metadata decoded, spec and status kept raw for the API models."""
 
     metadata: ObjectMeta
@@ -80,13 +84,13 @@ class Parent(msgspec.Struct, frozen=True):
     status: msgspec.Raw = NULL
 
 
-class _Request(msgspec.Struct, frozen=True):
+class _Request(msgspec.Struct, frozen=True, gc=False):
     parent: Parent
     children: dict[str, dict[str, msgspec.Raw] | None] = {}
     finalizing: bool = False
 
 
-class HookRequest(msgspec.Struct, frozen=True):
+class HookRequest(msgspec.Struct, frozen=True, gc=False):
     """A decoded sync or finalize request; children listed per type key, in key order."""
 
     parent: Parent

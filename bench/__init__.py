@@ -1,0 +1,1 @@
+"""Benchmarks of the zen-flow hooks: ``python bench/run.py`` (``make bench``)."""

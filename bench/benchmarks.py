@@ -1,0 +1,291 @@
+"""The benchmarks, one function each; ``run.py`` runs them all and writes the report.
+
+1. ``sync_costs``: the pure path (warm and cold), the floors and the HTTP round trip for
+   every shape, size and progress.
+2. The floor ratios and the growth exponents are derived from (1) by ``report.py``.
+3. ``throughput``: syncs per second through gunicorn under concurrent clients.
+4. Status size: part of (1), for every request.
+5. ``memory``: peak RSS of a fresh worker handling the largest request, and the gunicorn
+   workers' own peaks after (1).
+And ``profile``: where the time of the largest sync goes.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import gc
+import io
+import pstats
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench import fixtures, measure, memory, server
+from bench.fixtures import Fixture
+from bench.flows import SHAPES
+from bench.measure import Budget, Stats
+
+
+@dataclass(frozen=True)
+class Config:
+    """What to measure and how long to spend on each measurement."""
+
+    sizes: tuple[int, ...] = (10, 100, 1000, 5000)
+    shapes: tuple[str, ...] = SHAPES
+    progress: tuple[int, ...] = fixtures.PROGRESS
+    pure_seconds: float = 1.5
+    floor_seconds: float = 1.0
+    typed_seconds: float = 0.5
+    http_seconds: float = 1.5
+    least: int = 5
+    most: int = 200
+    http: bool = True
+    throughput_sizes: tuple[int, ...] = (10, 100)
+    throughput_shape: str = "layered"
+    throughput_clients: int = 4
+    throughput_seconds: float = 10.0
+    throughput_max_requests: int = 50_000
+    status_sizes: tuple[int, ...] = (1000, 5000)
+    gc_threshold: int = 50_000
+    gc_shape: str = "layered"
+
+    def budget(self, seconds: float) -> Budget:
+        return Budget(seconds, self.least, self.most)
+
+
+QUICK = Config(
+    sizes=(5, 20),
+    pure_seconds=0.1,
+    floor_seconds=0.1,
+    typed_seconds=0.1,
+    http_seconds=0.1,
+    least=2,
+    most=20,
+    throughput_sizes=(5,),
+    throughput_clients=2,
+    throughput_seconds=0.5,
+    throughput_max_requests=50,
+    status_sizes=(20,),
+)
+
+
+@dataclass(frozen=True)
+class SyncRow:
+    """Everything measured for one request."""
+
+    shape: str
+    steps: int
+    progress: int
+    jobs: int
+    request_bytes: int
+    response_bytes: int
+    parent_bytes: int
+    spec_bytes: int
+    status_bytes: int
+    warm: Stats
+    cold: Stats
+    floor: Stats
+    typed: Stats
+    http: Stats | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.shape}/{self.steps}/{self.progress}%"
+
+
+@dataclass
+class Kept:
+    """The requests later benchmarks reuse: the largest ones, and the throughput ones."""
+
+    largest: dict[str, Fixture] = field(default_factory=dict)  # by shape, 50 % progress
+    biggest_running: Fixture | None = None  # the largest request of a flow still running
+    throughput: dict[int, Fixture] = field(default_factory=dict)
+    by_size: dict[int, Fixture] = field(default_factory=dict)  # the GC shape at 50 %, by size
+    finished_step: dict[str, Any] | None = None  # one step's status, largest flow at 100 %
+
+
+def all_fixtures(config: Config, log: Callable[[str], None]) -> Iterator[Fixture]:
+    """Every request of the matrix, built one at a time (the large ones are tens of MB)."""
+    for steps in config.sizes:
+        for shape in config.shapes:
+            for progress in config.progress:
+                log(f"building {shape}/{steps}/{progress}%")
+                yield fixtures.build(shape, steps, progress)
+
+
+def sync_cost(config: Config, fixture: Fixture, hook: server.Server | None) -> SyncRow:
+    """Benchmark 1 (and 4) for one request: pure path warm and cold, floors, HTTP."""
+    response = measure.response_of(fixture)
+    status = measure.status_of(fixture)
+    warm = measure.repeat(measure.pure_path(fixture), config.budget(config.pure_seconds))
+    cold = measure.repeat(measure.pure_path(fixture, cold=True), config.budget(config.pure_seconds))
+    floor = measure.repeat(measure.floor(fixture), config.budget(config.floor_seconds))
+    typed = measure.repeat(measure.typed_floor(fixture), config.budget(config.typed_seconds))
+    http = None
+    if hook is not None:
+        http = measure.repeat(
+            lambda: server.round_trip(hook, fixture.body, fixture.now),
+            config.budget(config.http_seconds),
+        )
+    return SyncRow(
+        shape=fixture.shape,
+        steps=fixture.steps,
+        progress=fixture.progress,
+        jobs=fixture.jobs,
+        request_bytes=len(fixture.body),
+        response_bytes=len(response),
+        parent_bytes=measure.parent_bytes(fixture),
+        spec_bytes=len(measure.spec_json(fixture)),
+        status_bytes=measure.compact_size(status),
+        warm=warm,
+        cold=cold,
+        floor=floor,
+        typed=typed,
+        http=http,
+    )
+
+
+def keep(config: Config, kept: Kept, fixture: Fixture) -> None:
+    """Hold on to the requests the later benchmarks need."""
+    largest = max(config.sizes)
+    if fixture.steps == largest and fixture.progress == 50:
+        kept.largest[fixture.shape] = fixture
+    if fixture.steps == largest and fixture.progress < 100:
+        current = kept.biggest_running
+        if current is None or len(fixture.body) > len(current.body):
+            kept.biggest_running = fixture
+    if (
+        fixture.steps in config.throughput_sizes
+        and fixture.shape == config.throughput_shape
+        and fixture.progress == 50
+    ):
+        kept.throughput[fixture.steps] = fixture
+    if fixture.shape == config.gc_shape and fixture.progress == 50:
+        kept.by_size[fixture.steps] = fixture
+    if fixture.steps == largest and fixture.progress == 100 and kept.finished_step is None:
+        kept.finished_step = measure.status_of(fixture)["steps"][-1]
+
+
+@dataclass(frozen=True)
+class ThroughputRow:
+    steps: int
+    request_bytes: int
+    load: server.Load
+
+
+def throughput(config: Config, kept: Kept, hook: server.Server) -> list[ThroughputRow]:
+    """Benchmark 3: concurrent clients posting the same request for a while."""
+    rows = []
+    for steps, fixture in sorted(kept.throughput.items()):
+        result = server.load(
+            hook,
+            fixture.body,
+            fixture.now,
+            clients=config.throughput_clients,
+            seconds=config.throughput_seconds,
+            max_requests=config.throughput_max_requests,
+        )
+        rows.append(ThroughputRow(steps, len(fixture.body), result))
+    return rows
+
+
+@dataclass(frozen=True)
+class MemoryResult:
+    label: str
+    fresh: memory.Memory
+    workers_kib: list[int]
+
+
+def memory_use(kept: Kept, hook: server.Server | None) -> MemoryResult | None:
+    """Benchmark 5: a fresh worker's peak RSS on the largest running request, and the
+    gunicorn workers' peaks after all the requests they answered."""
+    fixture = kept.biggest_running
+    if fixture is None:
+        return None
+    fresh = memory.worker_peak(fixture.body, fixture.now)
+    workers: list[int] = []
+    if hook is not None:
+        workers = [
+            kib for pid in hook.worker_pids() if (kib := server.peak_rss_kib(pid)) is not None
+        ]
+    return MemoryResult(fixture.label, fresh, workers)
+
+
+@dataclass(frozen=True)
+class Profile:
+    label: str
+    cold: bool
+    total: float
+    top: list[tuple[str, int, float, float]]  # function, calls, own seconds, cumulative
+
+
+def profile(fixture: Fixture, cold: bool, entries: int = 12) -> Profile:
+    """Where one sync's time goes (cProfile, sorted by time spent in the function itself)."""
+    call = measure.pure_path(fixture, cold=cold)
+    call()  # warm: imports, caches
+    profiler = cProfile.Profile()
+    if cold:
+        measure.forget_specs()
+    profiler.enable()
+    measure.pure_path(fixture)()
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=io.StringIO())
+    raw = stats.stats  # type: ignore[attr-defined]
+    total = max(cumulative for (_, _, _, cumulative, _) in raw.values())
+    rows = sorted(raw.items(), key=lambda item: item[1][2], reverse=True)[:entries]
+    top = [
+        (_function_name(where), calls, own, cumulative)
+        for where, (_, calls, own, cumulative, _) in rows
+    ]
+    return Profile(fixture.label, cold, total, top)
+
+
+def _function_name(where: tuple[str, int, str]) -> str:
+    """``zen_flow/plan.py:97(<dictcomp>)``, ``copy.py:128(deepcopy)``: paths cut to the package."""
+    path, line, name = where
+    if path == "~":
+        return name
+    if "/zen_flow/" in path:
+        path = "zen_flow/" + path.split("/zen_flow/", 1)[1]
+    elif "/site-packages/" in path:
+        path = path.split("/site-packages/", 1)[1]
+    else:
+        path = re.sub(r"^.*/lib/python3\.\d+/", "", path)
+    return f"{path}:{line}({name})"
+
+
+@dataclass(frozen=True)
+class GcRow:
+    label: str
+    steps: int
+    threshold: int
+    default_warm: Stats
+    raised_warm: Stats
+    default_cold: Stats
+    raised_cold: Stats
+
+
+def gc_sensitivity(config: Config, kept: Kept) -> list[GcRow]:
+    """The pure path with the collector's default thresholds and with a raised first
+    generation, at every size: how much of a sync, and of its growth, is garbage collection."""
+    budget = config.budget(config.pure_seconds)
+    rows = []
+    for steps, fixture in sorted(kept.by_size.items()):
+        results = []
+        for cold in (False, True):
+            call = measure.pure_path(fixture, cold=cold)
+            results.append(measure.repeat(call, budget))
+            raised = measure.with_gc_threshold(config.gc_threshold, call)
+            results.append(measure.repeat(raised, budget))
+        gc.collect()
+        rows.append(GcRow(fixture.label, steps, config.gc_threshold, *results))
+    return rows
+
+
+Log = Callable[[str], None]
+
+
+def stderr_log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)

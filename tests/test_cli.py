@@ -1,0 +1,419 @@
+"""The ``zen-flow`` command: lint, graph and simulate, offline, with the hooks' own code."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from zen_flow import cli
+from zen_flow.simulate import EventKind, Outcome, Scenario, StopReason, simulate
+
+
+def job_template(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "spec": {
+            **spec,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "main", "image": "busybox:1.36"}],
+                }
+            },
+        },
+    }
+
+
+def step(name: str, *dependencies: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "dependencies": list(dependencies), "template": job_template(), **extra}
+
+
+def jobflow(name: str, *steps: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "workflow.zen.io/v1alpha1",
+        "kind": "JobFlow",
+        "metadata": {"name": name},
+        "spec": {**spec, "steps": list(steps)},
+    }
+
+
+DIAMOND = jobflow("diamond", step("a"), step("b", "a"), step("c", "a"), step("d", "b", "c"))
+FIXED_RETRY = {"limit": 2, "backoff": {"type": "Fixed", "duration": "30s"}}
+
+
+def write(tmp_path: Path, name: str, *documents: Any) -> str:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    return str(path)
+
+
+def run(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli.main, list(args), input=input)
+
+
+def assert_no_traceback(result: Result) -> None:
+    assert "Traceback" not in result.output
+    assert "Traceback" not in result.stderr
+
+
+def timeline(result: Result) -> list[str]:
+    """The timeline lines, with the offset column's padding collapsed."""
+    return [" ".join(line.split()) for line in result.stdout.splitlines() if line.startswith("+")]
+
+
+# --- lint ------------------------------------------------------------------------------------
+
+
+def test_lint_accepts_a_valid_flow(tmp_path: Path) -> None:
+    path = write(tmp_path, "flow.yaml", DIAMOND)
+    result = run("lint", path)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "ok: 1 JobFlow in 1 file" in result.stderr
+
+
+def test_lint_reports_each_problem_with_file_document_and_path(tmp_path: Path) -> None:
+    bad = jobflow("Bad_Name", step("extract"), step("load", "lod"), step("load"))
+    path = write(tmp_path, "bad.yaml", bad)
+    result = run("lint", path)
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert f"{path}:1: metadata.name: 'Bad_Name' is not a valid name" in lines[0]
+    assert f'{path}:1: spec.steps[1].dependencies[0]: unknown step "lod"' in lines
+    assert any(line.startswith(f"{path}:1: spec.steps[2].name: duplicate") for line in lines)
+    assert_no_traceback(result)
+
+
+def test_lint_checks_every_jobflow_of_a_multi_document_file(tmp_path: Path) -> None:
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
+    typo = {**jobflow("typo", step("a")), "kind": "JobFlo"}
+    cycle = jobflow("cycle", step("a", "b"), step("b", "a"))
+    path = write(tmp_path, "many.yaml", DIAMOND, config_map, typo, cycle)
+    result = run("lint", path)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{path}:3: kind: unknown kind 'JobFlo' in workflow.zen.io (expected JobFlow)",
+        f"{path}:4: spec.steps: dependency cycle: a -> b -> a",
+    ]
+
+
+def test_lint_json_output_lists_problems(tmp_path: Path) -> None:
+    good = write(tmp_path, "good.yaml", DIAMOND)
+    bad = write(tmp_path, "bad.yaml", jobflow("bad", step("a", "a")))
+    result = run("lint", "--output", "json", good, bad)
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == [
+        {
+            "file": bad,
+            "document": 1,
+            "path": "spec.steps[0].dependencies[0]",
+            "message": 'step "a" depends on itself',
+        }
+    ]
+    assert json.loads(run("lint", "-o", "json", good).stdout) == []
+
+
+def test_lint_reports_a_yaml_syntax_error_as_one_line_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("apiVersion: workflow.zen.io/v1alpha1\nkind: JobFlow\nspec: [unclosed\n")
+    result = run("lint", str(path))
+    assert result.exit_code == 1
+    [line] = result.stdout.splitlines()
+    assert line.startswith(f"{path}:4: YAML syntax error")
+    assert_no_traceback(result)
+
+
+def test_lint_reads_stdin_and_reports_unreadable_files(tmp_path: Path) -> None:
+    result = run("lint", "-", input=yaml.safe_dump(DIAMOND))
+    assert result.exit_code == 0, result.output
+    missing = str(tmp_path / "missing.yaml")
+    result = run("lint", missing)
+    assert result.exit_code == 1
+    assert result.stdout.strip() == f"{missing}: cannot read: No such file or directory"
+
+
+def test_lint_ignores_other_objects_and_says_so(tmp_path: Path) -> None:
+    path = write(tmp_path, "cm.yaml", {"apiVersion": "v1", "kind": "ConfigMap"})
+    result = run("lint", path)
+    assert result.exit_code == 0
+    assert "no JobFlow in this file" in result.stderr
+
+
+# --- graph -----------------------------------------------------------------------------------
+
+
+def with_status(tmp_path: Path) -> str:
+    """The diamond as `kubectl get -o yaml` shows it mid-run: a done, b failed, c running, d
+    skipped (b failed)."""
+    scenario = Scenario(outcomes={"b": (Outcome.FAIL,)}, durations={"c": 100.0}, max_time=30.0)
+    result = simulate(DIAMOND, scenario)
+    assert result.stop is StopReason.MAX_TIME
+    return write(tmp_path, "live.yaml", {**DIAMOND, "status": result.status})
+
+
+def test_graph_text_lists_steps_layer_by_layer(tmp_path: Path) -> None:
+    result = run("graph", write(tmp_path, "flow.yaml", DIAMOND))
+    assert result.exit_code == 0, result.output
+    assert [" ".join(line.split()) for line in result.stdout.splitlines()] == [
+        "JobFlow diamond: 4 steps in 3 layers",
+        "layer 1",
+        "a",
+        "layer 2",
+        "b after a",
+        "c after a",
+        "layer 3",
+        "d after b, c",
+    ]
+
+
+def test_graph_text_with_status_marks_each_step(tmp_path: Path) -> None:
+    result = run("graph", with_status(tmp_path), "--status")
+    assert result.exit_code == 0, result.output
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert lines[0] == "JobFlow diamond: Running, 3/4 steps done"
+    assert "✓ a Succeeded (JobComplete)" in lines
+    assert any(line.startswith("✗ b Failed") for line in lines)
+    assert "⟳ c Running (JobRunning) after a" in lines
+    assert "⊘ d Skipped (UpstreamFailed) after b, c" in lines
+
+
+def test_graph_mermaid_draws_edges_and_colours_phases(tmp_path: Path) -> None:
+    plain = run("graph", "--format", "mermaid", write(tmp_path, "flow.yaml", DIAMOND))
+    assert plain.exit_code == 0, plain.output
+    lines = [line.strip() for line in plain.stdout.splitlines()]
+    assert lines[0] == "flowchart TD"
+    assert {'n0["a"]', "n0 --> n1", "n0 --> n2", "n1 --> n3", "n2 --> n3"} <= set(lines)
+    assert not any(line.startswith("classDef") for line in lines)
+    live = run("graph", "-f", "mermaid", "--status", with_status(tmp_path))
+    lines = [line.strip() for line in live.stdout.splitlines()]
+    assert 'n0["✓ a"]' in lines
+    assert "class n0 succeeded" in lines
+    assert "class n1 failed" in lines
+    assert "class n2 running" in lines
+    assert "class n3 skipped" in lines
+    assert any(line.startswith("classDef failed fill:") for line in lines)
+
+
+def test_graph_dot_draws_a_digraph_filled_by_phase(tmp_path: Path) -> None:
+    plain = run("graph", "--format", "dot", write(tmp_path, "flow.yaml", DIAMOND))
+    assert plain.exit_code == 0, plain.output
+    assert plain.stdout.startswith('digraph "diamond" {')
+    assert '"a" -> "b";' in plain.stdout
+    assert '"c" -> "d";' in plain.stdout
+    assert "fillcolor" not in plain.stdout
+    live = run("graph", "-f", "dot", "--status", with_status(tmp_path)).stdout
+    assert '"a" [label="a\\nSucceeded (JobComplete)", style="rounded,filled"' in live
+    assert 'fillcolor="#ffe3e3"' in live  # b failed
+
+
+def test_graph_status_flag_needs_a_status(tmp_path: Path) -> None:
+    path = write(tmp_path, "flow.yaml", DIAMOND)
+    result = run("graph", path, "--status")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"zen-flow: error: {path}: the JobFlow has no .status "
+        "(save one with kubectl get jobflow NAME -o yaml)"
+    )
+
+
+def test_graph_of_an_invalid_flow_prints_its_problems(tmp_path: Path) -> None:
+    path = write(tmp_path, "bad.yaml", jobflow("bad", step("a", "ghost")))
+    result = run("graph", path)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f'{path}:1: spec.steps[0].dependencies[0]: unknown step "ghost"'
+    assert_no_traceback(result)
+
+
+# --- simulate --------------------------------------------------------------------------------
+
+
+def test_simulate_runs_a_flow_to_success(tmp_path: Path) -> None:
+    path = write(tmp_path, "flow.yaml", DIAMOND)
+    result = run("simulate", path)
+    assert result.exit_code == 0, result.output
+    lines = timeline(result)
+    assert lines[0] == "+0s step a: Pending -> Running (JobCreated)"
+    assert any(
+        line.startswith("+0s Job diamond-a-1-") and line.endswith("created (step a, attempt 1)")
+        for line in lines
+    )
+    assert "+0s flow Pending -> Running (Started)" in lines
+    assert "+20s step d: Pending -> Running (JobCreated)" in lines
+    assert lines[-1] == "+30s flow Running -> Succeeded (AllStepsDone)"
+    assert "flow diamond Succeeded (AllStepsDone) at +30s" in result.stdout
+    assert "progress: 4/4 steps done (4 succeeded, 0 failed, 0 skipped)" in result.stdout
+    assert run("simulate", path).stdout == result.stdout  # the same run, the same timeline
+
+
+def test_simulate_retries_with_fixed_backoff_then_fails(tmp_path: Path) -> None:
+    flow = jobflow("retry", step("a", retryPolicy=FIXED_RETRY), step("b", "a"))
+    path = write(tmp_path, "flow.yaml", flow)
+    result = run("simulate", path, "--outcome", "a=fail,fail,fail")
+    assert result.exit_code == 1, result.output
+    lines = timeline(result)
+    created = [line for line in lines if "created (step a" in line]
+    assert [line.split()[0] for line in created] == ["+0s", "+40s", "+1m20s"]
+    assert "+10s step a: retry 1 of 2 in 30s (at +40s)" in lines
+    assert "+50s step a: retry 2 of 2 in 30s (at +1m20s)" in lines
+    assert any(
+        line.startswith("+1m30s step a: Running -> Failed (RetryLimitReached") for line in lines
+    )
+    assert any(
+        line.startswith("+1m30s step b: Pending -> Skipped (UpstreamFailed") for line in lines
+    )
+    assert "flow retry Failed (StepFailed) at +1m30s" in result.stdout
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[-2:]}
+    assert rows["a"][1:] == ["Failed", "RetryLimitReached", "3"]
+    assert rows["b"][1:] == ["Skipped", "UpstreamFailed", "0"]
+
+
+def test_simulate_retry_that_succeeds_counts_attempts(tmp_path: Path) -> None:
+    flow = jobflow("retry", step("a", retryPolicy=FIXED_RETRY))
+    result = simulate(flow, Scenario(outcomes={"a": (Outcome.FAIL, Outcome.SUCCEED)}))
+    assert result.phase == "Succeeded"
+    [state] = result.status["steps"]
+    assert (state["attempt"], state["retryCount"]) == (2, 1)
+    finished = [e.at for e in result.events if e.kind is EventKind.JOB_SUCCEEDED]
+    assert finished == [50.0]  # failed at 10s, retried at 40s, ran 10s
+
+
+def test_simulate_suspends_and_resumes(tmp_path: Path) -> None:
+    path = write(tmp_path, "flow.yaml", jobflow("pause", step("a"), step("b", "a")))
+    args = ["--default-duration", "30s", "--suspend-at", "10s", "--resume-at", "1m"]
+    result = run("simulate", path, *args)
+    assert result.exit_code == 0, result.output
+    lines = timeline(result)
+    assert '+10s flow suspended (workflow.zen.io/suspended="true")' in lines
+    assert any(
+        line.startswith("+10s Job pause-a-1-") and "suspended (step a" in line for line in lines
+    )
+    assert "+10s flow Running -> Suspended (Suspended)" in lines
+    assert "+1m0s flow resumed (workflow.zen.io/suspended removed)" in lines
+    assert any(
+        line.startswith("+1m0s Job pause-a-1-") and "resumed (step a" in line for line in lines
+    )
+    # The pods start again on resume: the Job runs its 30s from there.
+    assert any(line.startswith("+1m30s Job pause-a-1-") and "succeeded" in line for line in lines)
+    assert lines[-1] == "+2m0s flow Running -> Succeeded (AllStepsDone)"
+
+
+def test_simulate_reports_progress_of_long_runs_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "PROGRESS_EVERY_SYNCS", 4)
+    result = run("simulate", write(tmp_path, "flow.yaml", DIAMOND))
+    assert result.exit_code == 0
+    progress = [line for line in result.stderr.splitlines() if line.startswith("...")]
+    assert progress
+    assert progress[0].endswith("syncs") and "steps done" in progress[0]
+    assert not any(line.startswith("...") for line in result.stdout.splitlines())
+
+
+def test_simulate_suspended_for_good_stops_with_exit_code_2(tmp_path: Path) -> None:
+    path = write(tmp_path, "flow.yaml", jobflow("pause", step("a")))
+    result = run("simulate", path, "--suspend-at", "5s")
+    assert result.exit_code == 2
+    assert "nothing more happens after +5s: flow pause Suspended" in result.stdout
+
+
+def test_simulate_timeout_outcome_fails_at_the_deadline(tmp_path: Path) -> None:
+    flow = jobflow("slow", step("a", timeoutSeconds=20))
+    path = write(tmp_path, "flow.yaml", flow)
+    result = run("simulate", path, "--outcome", "a=timeout", "--default-duration", "1h")
+    assert result.exit_code == 1, result.output
+    lines = timeline(result)
+    assert any(
+        line.startswith("+20s Job slow-a-1-") and "failed: DeadlineExceeded (step a" in line
+        for line in lines
+    )
+    assert any(
+        line.startswith("+20s step a: Running -> Failed (DeadlineExceeded") for line in lines
+    )
+
+
+def test_simulate_max_time_stops_a_long_run(tmp_path: Path) -> None:
+    path = write(tmp_path, "flow.yaml", DIAMOND)
+    result = run("simulate", path, "--default-duration", "1h", "--max-time", "90m")
+    assert result.exit_code == 2
+    assert "stopped at --max-time 1h30m0s: flow diamond Running (Started)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--outcome", "nope=fail"], '--outcome: unknown step "nope" (steps: a, b, c, d)'),
+        (["--outcome", "a=explode"], 'unknown outcome "explode" (use succeed, fail, timeout)'),
+        (["--duration", "a=soon"], 'invalid duration "soon"'),
+        (["--resume-at", "10s"], "--resume-at needs --suspend-at"),
+    ],
+)
+def test_simulate_option_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    result = run("simulate", write(tmp_path, "flow.yaml", DIAMOND), *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 4  # click's usage line, hint and error
+    assert_no_traceback(result)
+
+
+def test_simulate_of_a_file_without_one_jobflow_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "two.yaml", DIAMOND, DIAMOND)
+    result = run("simulate", path)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"{path}: 2 JobFlows in the file (document 1, document 2); "
+        "put the one to use in a file of its own"
+    )
+
+
+def test_missing_file_is_one_line_without_traceback(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing.yaml")
+    result = run("simulate", missing)
+    assert result.exit_code == 2
+    assert result.stderr == f"zen-flow: error: {missing}: cannot read: No such file or directory\n"
+
+
+def test_unexpected_errors_are_one_line_unless_debug(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(cli, "simulate", broken)
+    path = write(tmp_path, "flow.yaml", DIAMOND)
+    result = run("simulate", path)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "zen-flow: error: unexpected RuntimeError: boom second line "
+        "(run with --debug for the traceback)"
+    )
+    assert_no_traceback(result)
+    debug = run("--debug", "simulate", path)
+    assert isinstance(debug.exception, RuntimeError)
+
+
+# --- the installed command -------------------------------------------------------------------
+
+
+def test_installed_console_script_runs(tmp_path: Path) -> None:
+    command = shutil.which("zen-flow", path=os.path.dirname(sys.executable))
+    assert command is not None, "the project is not installed (make .venv/.installed)"
+    path = write(tmp_path, "flow.yaml", DIAMOND)
+    done = subprocess.run(
+        [command, "simulate", path], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "flow diamond Succeeded (AllStepsDone) at +30s" in done.stdout
+    lint = subprocess.run(
+        [command, "lint", path], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert lint.returncode == 0, lint.stderr
