@@ -7,6 +7,7 @@ cannot answer fully is never a 200.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -50,9 +51,11 @@ def create_app(settings: Settings | None = None) -> Flask:
             code = 413
             return _error(413, f"request body larger than {settings.max_body_bytes} bytes")
         finally:
-            metrics.observe_request(hook, code, time.perf_counter() - started)
-            if code != 200:
-                log.warning("hook %s answered %d", hook, code, extra=_flow_fields())
+            seconds = time.perf_counter() - started
+            metrics.observe_request(hook, code, seconds)
+            fields = {**_flow_fields(), "hook": hook, "code": code, "seconds": round(seconds, 4)}
+            level = logging.INFO if code == 200 else logging.WARNING
+            log.log(level, "hook %s answered %d", hook, code, extra=fields)
 
     app.add_url_rule("/sync", "sync", lambda: answer("sync", False), methods=["POST"])
     app.add_url_rule("/finalize", "finalize", lambda: answer("finalize", True), methods=["POST"])
