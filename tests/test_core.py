@@ -200,3 +200,63 @@ def test_finalize_with_nothing_left_is_finalized() -> None:
     response = answer(request)
     assert response["finalized"] is True
     assert response["children"] == []
+
+
+def run_until_settled(cluster: FakeCluster, outcomes: dict[str, bool]) -> None:
+    """Finish every Job as ``outcomes`` says (default: success) until nothing changes."""
+    for _ in range(20):
+        cluster.call(in_process)
+        active = [j for j in cluster.jobs() if not (j.get("status") or {}).get("conditions")]
+        if not active:
+            return
+        for job in active:
+            step_name = job["metadata"]["labels"]["workflow.zen.io/step"]
+            cluster.finish_job(job["metadata"]["name"], outcomes.get(step_name, True))
+        cluster.now += timedelta(seconds=1)
+
+
+def test_readiness_counts_skipped_and_tolerated_failures_as_done() -> None:
+    flow = jobflow(
+        "ready",
+        step("gate", when="never"),
+        step("flaky", continueOnFailure=True),
+        step("after", "gate", "flaky"),
+    )
+    cluster = FakeCluster(flow, T0)
+    run_until_settled(cluster, {"flaky": False})
+    by_name = {s["name"]: s for s in cluster.status["steps"]}
+    assert (by_name["gate"]["phase"], by_name["gate"]["reason"]) == ("Skipped", "ConditionFalse")
+    assert by_name["flaky"]["phase"] == "Failed"
+    assert by_name["after"]["phase"] == "Succeeded"
+    assert cluster.status["phase"] == "Succeeded"
+    assert cluster.status["progress"] == {
+        "totalSteps": 3,
+        "completedSteps": 3,
+        "successfulSteps": 1,
+        "failedSteps": 1,
+        "skippedSteps": 1,
+        "summary": "3/3",
+    }
+
+
+def test_failure_propagates_to_every_step_that_has_not_started() -> None:
+    flow = jobflow("prop", step("a"), step("b", "a"), step("c", "b"), step("side"))
+    cluster = FakeCluster(flow, T0)
+    run_until_settled(cluster, {"a": False})
+    by_name = {s["name"]: s for s in cluster.status["steps"]}
+    assert [by_name[n]["reason"] for n in ("b", "c")] == ["UpstreamFailed", "UpstreamFailed"]
+    assert by_name["side"]["phase"] == "Succeeded", "it had started: running steps finish"
+    assert cluster.status["phase"] == "Failed"
+    assert cluster.status["reason"] == "StepFailed"
+    failed = next(c for c in cluster.status["conditions"] if c["type"] == "Failed")
+    assert failed["status"] == "True" and 'step "a" failed' in failed["message"]
+
+
+def test_all_ready_steps_start_in_one_sync_in_declaration_order() -> None:
+    flow = jobflow("wide", step("root"), *[step(f"leaf-{i}", "root") for i in range(5)])
+    cluster = FakeCluster(flow, T0)
+    cluster.call(in_process)
+    cluster.finish_job(cluster.jobs()[0]["metadata"]["name"], True)
+    response = cluster.call(in_process)
+    created = [c["metadata"]["labels"]["workflow.zen.io/step"] for c in response["children"]]
+    assert created[:5] == [f"leaf-{i}" for i in range(5)]
