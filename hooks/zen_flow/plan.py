@@ -216,10 +216,12 @@ class _Planner:
             self._fail(state, Reason.DEADLINE_EXCEEDED, f"{detail}; flow deadline passed")
         elif self.obs.suspended:
             return
-        elif self.now >= due:
-            self._start(step, state, state.attempt + 1)
-        else:
+        elif self.now < due:
             self.due.append(due)
+        elif self._ready(step):
+            self._start(step, state, state.attempt + 1)
+        # else: a dependency looks unfinished, which only happens when status was lost along
+        # with its Jobs (say, a flow restored from a backup); the retry waits for it.
 
     def _advance_pending(self, step: Step, state: StepStatus) -> None:
         if self.deadline_passed:
@@ -228,7 +230,7 @@ class _Planner:
         if self.blocking is not None:
             self._skip(state, Reason.UPSTREAM_FAILED, f'step "{self.blocking}" failed')
             return
-        if not all(self._satisfies(self.states[d]) for d in step.dependencies):
+        if not self._ready(step):
             self._wait(state, Reason.WAITING_FOR_DEPENDENCIES)
             return
         if self.obs.suspended:
@@ -305,6 +307,9 @@ class _Planner:
         state.message = None
 
     # -- facts ----------------------------------------------------------------------------
+
+    def _ready(self, step: Step) -> bool:
+        return all(self._satisfies(self.states[d]) for d in step.dependencies)
 
     def _satisfies(self, dependency: StepStatus) -> bool:
         """A finished dependency lets its dependents run unless it failed intolerably."""
