@@ -248,8 +248,10 @@ class JobTemplate(OpenModel):
 
     api_version: Literal["batch/v1"] = Field(default="batch/v1", description="Always batch/v1.")
     kind: Literal["Job"] = Field(default="Job", description="Always Job.")
-    metadata: JobTemplateMetadata = Field(
-        default_factory=JobTemplateMetadata, description="Labels and annotations of the Job."
+    # Optional rather than defaulted: building an empty model for each of thousands of steps
+    # is a measurable part of validating a large flow.
+    metadata: JobTemplateMetadata | None = Field(
+        default=None, description="Labels and annotations of the Job."
     )
     spec: JobSpec = Field(description="The Job spec.")
 
@@ -345,8 +347,8 @@ class Step(ApiModel):
         description="Steps that must finish (Succeeded, Skipped, or tolerated Failed) first.",
     )
     template: JobTemplate = Field(description="The batch/v1 Job run for each attempt.")
-    metadata: StepMetadata = Field(
-        default_factory=StepMetadata, description="Extra labels and annotations of the Job."
+    metadata: StepMetadata | None = Field(
+        default=None, description="Extra labels and annotations of the Job."
     )
     retry_policy: RetryPolicy | None = Field(
         default=None, description="Retries of a failed attempt; absent means none."

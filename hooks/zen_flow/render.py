@@ -11,7 +11,13 @@ from typing import Any
 
 import msgspec
 
-from zen_flow.api import ConfigMapTemplate, JobFlowSpec, VolumeClaimTemplate
+from zen_flow.api import (
+    ConfigMapTemplate,
+    JobFlowSpec,
+    JobTemplateMetadata,
+    StepMetadata,
+    VolumeClaimTemplate,
+)
 from zen_flow.constants import (
     ANNOTATION_LAST_APPLIED,
     LABEL_ATTEMPT,
@@ -26,6 +32,8 @@ from zen_flow.plan import JobToCreate
 from zen_flow.wire import Child
 
 Desired = msgspec.Raw | dict[str, Any]
+_NO_STEP_METADATA = StepMetadata()
+_NO_JOB_METADATA = JobTemplateMetadata()
 
 # Fields of a template that Kubernetes or Metacontroller own; never taken from the user.
 _DROPPED_METADATA = ("name", "namespace", "generateName", "ownerReferences", "finalizers")
@@ -55,6 +63,8 @@ def render_job(
     """The Job of one attempt of one step."""
     step = job.step
     template = step.template
+    step_meta = step.metadata or _NO_STEP_METADATA
+    job_meta = template.metadata or _NO_JOB_METADATA
     ours = {**flow_labels(flow), LABEL_STEP: step.name, LABEL_ATTEMPT: str(job.attempt)}
     job_spec = template.spec.model_dump(by_alias=True, exclude_unset=True, mode="json")
     for key in _DROPPED_JOB_SPEC:
@@ -65,7 +75,7 @@ def render_job(
     }
     pod_meta.pop("name", None)
     pod_meta.pop("namespace", None)
-    pod_meta["labels"] = {**pod_meta.get("labels", {}), **step.metadata.labels, **ours}
+    pod_meta["labels"] = {**pod_meta.get("labels", {}), **step_meta.labels, **ours}
     pod_template["metadata"] = pod_meta
     pod_spec = pod_template.setdefault("spec", {})
     pod_spec.setdefault("restartPolicy", template.spec.template.spec.restart_policy)
@@ -82,9 +92,9 @@ def render_job(
     metadata: dict[str, Any] = {
         "name": job.name,
         "namespace": flow.namespace,
-        "labels": {**template.metadata.labels, **step.metadata.labels, **ours},
+        "labels": {**job_meta.labels, **step_meta.labels, **ours},
     }
-    annotations = {**template.metadata.annotations, **step.metadata.annotations}
+    annotations = {**job_meta.annotations, **step_meta.annotations}
     if annotations:
         metadata["annotations"] = annotations
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}
