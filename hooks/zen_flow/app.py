@@ -42,7 +42,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         started = time.perf_counter()
         code = 500
         try:
-            response, code = _answer_hook(finalizing, settings, metrics)
+            response = _answer_hook(finalizing, settings, metrics)
+            code = 200
             return response
         except (BadRequest, WireError) as error:
             code = 400
@@ -81,9 +82,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
-def _answer_hook(
-    finalizing: bool, settings: Settings, metrics: HookMetrics
-) -> tuple[Response, int]:
+def _answer_hook(finalizing: bool, settings: Settings, metrics: HookMetrics) -> Response:
     body = request.get_data(cache=False)
     if not body:
         raise BadRequest("empty body: expected a JSON hook request")
@@ -94,7 +93,7 @@ def _answer_hook(
         hook_request = HookRequest(hook_request.parent, hook_request.children, finalizing=True)
     result: SyncResult = sync(hook_request, _now(settings))
     metrics.observe_sync(result.jobs_created, result.step_transitions, result.flow_transition)
-    return Response(encode_response(result.response), status=200, mimetype=JSON), 200
+    return Response(encode_response(result.response), status=200, mimetype=JSON)
 
 
 def _now(settings: Settings) -> datetime:

@@ -27,7 +27,7 @@ from zen_flow.api import (
 from zen_flow.constants import Reason
 from zen_flow.dag import topological_order
 from zen_flow.durations import parse_duration
-from zen_flow.naming import job_name
+from zen_flow.naming import job_name, resource_name
 from zen_flow.observe import JobOutcome, Observation, ObservedJob
 from zen_flow.timefmt import ceil_seconds, format_time, parse_time_or
 from zen_flow.when import WhenError, compile_when
@@ -133,16 +133,10 @@ class _Planner:
         if state.phase in TERMINAL_STEP_PHASES or observed <= state.attempt:
             return
         job = self.obs.jobs[(name, observed)]
-        started = format_time(job.started_at or self.now)
-        state.phase = StepPhase.RUNNING
+        self._enter_attempt(state, observed, job.name, job.started_at or self.now)
         state.reason = Reason.JOB_RUNNING
         state.message = None
-        state.attempt = observed
-        state.attempt_start_time = started if observed > 1 else None
-        state.start_time = state.start_time or started
         state.retry_count = max(state.retry_count, observed - 1)
-        state.next_retry_time = None
-        state.job_ref = JobRef(name=job.name, namespace=self.obs.flow.namespace)
 
     def _advance_started(self, step: Step, state: StepStatus) -> None:
         job = self.obs.jobs.get((step.name, state.attempt))
@@ -261,21 +255,25 @@ class _Planner:
     # -- transitions ----------------------------------------------------------------------
 
     def _start(self, step: Step, state: StepStatus, attempt: int) -> None:
-        now = format_time(self.now)
-        name = job_name(self.obs.flow.name, self.obs.flow.uid, step.name, attempt)
-        state.phase = StepPhase.RUNNING
+        name = self._want_job(step, attempt, self.now)
+        self._enter_attempt(state, attempt, name, self.now)
         state.reason = Reason.JOB_CREATED
         state.message = None if attempt == 1 else state.message
+        self.attempts_started += 1
+
+    def _enter_attempt(self, state: StepStatus, attempt: int, name: str, at: datetime) -> None:
+        """The step runs ``attempt`` in Job ``name``, started at ``at``."""
+        started = format_time(at)
+        state.phase = StepPhase.RUNNING
         state.attempt = attempt
         # The first attempt starts with the step: its time is startTime already.
-        state.attempt_start_time = now if attempt > 1 else None
-        state.start_time = state.start_time or now
+        state.attempt_start_time = started if attempt > 1 else None
+        state.start_time = state.start_time or started
         state.next_retry_time = None
         state.job_ref = JobRef(name=name, namespace=self.obs.flow.namespace)
-        self.attempts_started += 1
-        self._want_job(step, attempt, self.now)
 
-    def _want_job(self, step: Step, attempt: int, attempt_start: datetime) -> None:
+    def _want_job(self, step: Step, attempt: int, attempt_start: datetime) -> str:
+        """Ask for the Job of ``attempt``; its name."""
         name = job_name(self.obs.flow.name, self.obs.flow.uid, step.name, attempt)
         limits = [step.timeout_seconds, step.template.spec.active_deadline_seconds]
         if self.deadline is not None:
@@ -285,6 +283,7 @@ class _Planner:
         self.jobs_to_create.append(
             JobToCreate(step, attempt, name, min(bounded) if bounded else None)
         )
+        return name
 
     def _fail(self, state: StepStatus, reason: str, message: str) -> None:
         state.phase = StepPhase.FAILED
@@ -333,10 +332,11 @@ class _Planner:
             return True
         flow = self.obs.flow.name
         return all(
-            f"{flow}-{t.metadata.name}" in self.obs.configmaps
+            resource_name(flow, t.metadata.name) in self.obs.configmaps
             for t in templates.config_map_templates
         ) and all(
-            f"{flow}-{t.metadata.name}" in self.obs.pvcs for t in templates.volume_claim_templates
+            resource_name(flow, t.metadata.name) in self.obs.pvcs
+            for t in templates.volume_claim_templates
         )
 
     def _finish(self) -> Plan:

@@ -104,15 +104,17 @@ def _condition(
 ) -> Condition:
     status = ConditionStatus.TRUE if true else ConditionStatus.FALSE
     before = next((c for c in previous.conditions if c.type == kind), None)
-    moved = before is None or before.status != status
+    # The transition time moves only when the status does.
+    if before is not None and before.status == status:
+        when = before.last_transition_time
+    else:
+        when = format_time(now)
     return Condition(
         type=kind,
         status=status,
         reason=reason,
         message=message[:MAX_CONDITION_MESSAGE],
-        last_transition_time=format_time(now)
-        if moved or before is None
-        else before.last_transition_time,
+        last_transition_time=when,
         observed_generation=generation,
     )
 
