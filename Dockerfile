@@ -45,4 +45,4 @@ USER 10001:10001
 WORKDIR /tmp
 EXPOSE 8080
 
-ENTRYPOINT ["gunicorn", "--config", "python:zen_flow.gunicorn_conf", "zen_flow.app:create_app()"]
+ENTRYPOINT ["gunicorn", "--config", "python:zen_flow.server.gunicorn_conf"]

@@ -35,11 +35,11 @@ unit: $(STAMP)
 
 ## crd: regenerate crds/ from the pydantic models
 crd: $(STAMP)
-	$(BIN)/python -m zen_flow.crd > crds/workflow.zen.io_jobflows.yaml
+	$(BIN)/python -m zen_flow.gen.crd > crds/workflow.zen.io_jobflows.yaml
 
 ## docs: regenerate docs/API.md from the pydantic models
 docs: $(STAMP)
-	$(BIN)/python -m zen_flow.apidoc > docs/API.md
+	$(BIN)/python -m zen_flow.gen.apidoc > docs/API.md
 
 ## bench: run the benchmarks and write docs/BENCHMARKS.md
 bench: $(STAMP)

@@ -25,12 +25,12 @@ from typing import Any
 import yaml
 
 from bench.flows import jobflow
-from zen_flow.constants import ANNOTATION_LAST_APPLIED, CHILD_CONFIGMAPS, CHILD_JOBS, CHILD_PVCS
-from zen_flow.core import sync
-from zen_flow.dag import topological_order
-from zen_flow.simulator import FakeCluster, is_active
-from zen_flow.timefmt import format_time
-from zen_flow.wire import decode_request, encode_response
+from zen_flow.api.labels import ANNOTATION_LAST_APPLIED, CHILD_CONFIGMAPS, CHILD_JOBS, CHILD_PVCS
+from zen_flow.api.times import format_time
+from zen_flow.engine.sync import sync
+from zen_flow.engine.wire import decode_request, encode_response
+from zen_flow.spec.dag import topological_order
+from zen_flow.tools.simulator import FakeCluster, is_active
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)

@@ -19,9 +19,9 @@ from typing import Any
 import msgspec
 
 from bench.fixtures import Fixture
-from zen_flow import validation, when
-from zen_flow.core import sync
-from zen_flow.wire import decode_request, encode_response
+from zen_flow.engine.sync import sync
+from zen_flow.engine.wire import decode_request, encode_response
+from zen_flow.spec import validation, when
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,15 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 
-from zen_flow.timefmt import format_time
+from zen_flow.api.times import format_time
 
 # The peak is read from VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from
 # the parent across fork and exec, so a child of a large benchmark process would report the
 # parent's peak.
 _WORKER = """
 import json, sys
-from zen_flow.app import create_app
-from zen_flow.settings import Settings
+from zen_flow.server.app import create_app
+from zen_flow.server.settings import Settings
 
 def peak():
     with open("/proc/self/status") as status:

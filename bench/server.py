@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bench.measure import Stats
-from zen_flow.timefmt import format_time
+from zen_flow.api.times import format_time
 
 HOST = "127.0.0.1"
 CLOCK_HEADER = "X-Zen-Flow-Now"
@@ -71,8 +71,7 @@ def gunicorn(workers: int = 2, threads: int = 1) -> Iterator[Server]:
             "-m",
             "gunicorn",
             "--config",
-            "python:zen_flow.gunicorn_conf",
-            "zen_flow.app:create_app()",
+            "python:zen_flow.server.gunicorn_conf",
         ]
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
         try:

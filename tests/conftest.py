@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 # The CEL library raises the recursion limit when first imported; import it before tests run.
-import zen_flow.when  # noqa: F401
+import zen_flow.spec.when  # noqa: F401
 from tests.flows import HttpTransport
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +39,7 @@ def _start_server(extra_env: dict[str, str]) -> tuple[subprocess.Popen[bytes], s
     }
     gunicorn = Path(sys.executable).parent / "gunicorn"
     process = subprocess.Popen(
-        [str(gunicorn), "--config", "python:zen_flow.gunicorn_conf", "zen_flow.app:create_app()"],
+        [str(gunicorn), "--config", "python:zen_flow.server.gunicorn_conf"],
         cwd=ROOT,
         env=env,
         stdout=log.open("wb"),

@@ -8,9 +8,9 @@ import pytest
 from flask import g
 
 from tests.flows import T0, jobflow, step
-from zen_flow.app import create_app
-from zen_flow.settings import Settings
-from zen_flow.simulator import FakeCluster
+from zen_flow.server.app import create_app
+from zen_flow.server.settings import Settings
+from zen_flow.tools.simulator import FakeCluster
 
 
 def test_unexpected_exception_is_a_500_without_traceback_and_logged_with_the_flow(

@@ -9,10 +9,10 @@ import pytest
 
 from bench import fixtures, flows, measure, report, run
 from bench.benchmarks import QUICK
-from zen_flow.constants import ANNOTATION_LAST_APPLIED, CHILD_JOBS
-from zen_flow.core import sync
-from zen_flow.validation import parse_spec
-from zen_flow.wire import decode_request
+from zen_flow.api.labels import ANNOTATION_LAST_APPLIED, CHILD_JOBS
+from zen_flow.engine.sync import sync
+from zen_flow.engine.wire import decode_request
+from zen_flow.spec.validation import parse_spec
 
 
 @pytest.mark.parametrize("shape", flows.SHAPES)

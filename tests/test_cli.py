@@ -14,8 +14,8 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from zen_flow import cli
-from zen_flow.simulate import EventKind, Outcome, Scenario, StopReason, simulate
+from zen_flow.tools import cli
+from zen_flow.tools.simulate import EventKind, Outcome, Scenario, StopReason, simulate
 
 
 def job_template(**spec: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.flows import T0, HttpTransport, at, jobflow, step
-from zen_flow.simulator import FakeCluster
+from zen_flow.tools.simulator import FakeCluster
 
 
 def names_of_running_jobs(cluster: FakeCluster) -> list[str]:

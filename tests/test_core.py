@@ -7,10 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 from tests.flows import T0, jobflow, step
-from zen_flow.constants import ANNOTATION_LAST_APPLIED
-from zen_flow.core import sync
-from zen_flow.simulator import FakeCluster, in_process
-from zen_flow.wire import decode_request, encode_response
+from zen_flow.api.labels import ANNOTATION_LAST_APPLIED
+from zen_flow.engine.sync import sync
+from zen_flow.engine.wire import decode_request, encode_response
+from zen_flow.tools.simulator import FakeCluster, in_process
 
 
 def answer(request: dict[str, Any], seconds: float = 0) -> dict[str, Any]:

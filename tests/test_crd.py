@@ -15,8 +15,9 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from zen_flow import crd
-from zen_flow.api import JobFlowSpec, JobFlowStatus
+from zen_flow.api.spec import JobFlowSpec
+from zen_flow.api.status import JobFlowStatus
+from zen_flow.gen import crd
 
 ROOT = Path(__file__).resolve().parent.parent
 CRD_FILE = ROOT / "crds" / "workflow.zen.io_jobflows.yaml"
@@ -454,7 +455,7 @@ def test_duplicate_dependencies_are_rejected(spec: Schema) -> None:
 
 def test_unknown_dependency_is_left_to_the_hook(spec: Schema) -> None:
     # Checking it in CEL is quadratic in the number of steps and exceeds the API server's cost
-    # budget at 5000 steps (see zen_flow.crd); the hook reports it as InvalidSpec instead.
+    # budget at 5000 steps (see zen_flow.gen.crd); the hook reports it as InvalidSpec instead.
     assert rejected(spec, [step("a"), step("b", "lod")]) == []
 
 

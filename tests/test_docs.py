@@ -1,6 +1,6 @@
 """The documentation says only what is true of this project.
 
-- docs/API.md is exactly what ``python -m zen_flow.apidoc`` prints, and every field of the
+- docs/API.md is exactly what ``python -m zen_flow.gen.apidoc`` prints, and every field of the
   models is documented there and in the user guide;
 - every ``kubectl`` command in the docs' shell blocks (and in the examples' comments) names
   namespaces, resources, labels, annotations, condition types, status fields and files that
@@ -28,7 +28,19 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from zen_flow import api, apidoc, constants
+from zen_flow.api.labels import (
+    ANNOTATION_SUSPENDED,
+    LABEL_ATTEMPT,
+    LABEL_JOBFLOW,
+    LABEL_JOBFLOW_SHORT,
+    LABEL_KUEUE_QUEUE,
+    LABEL_RESOURCE,
+    LABEL_STEP,
+)
+from zen_flow.api.reasons import ConditionType
+from zen_flow.api.spec import JobFlowSpec
+from zen_flow.api.status import FlowPhase, JobFlowStatus
+from zen_flow.gen import apidoc
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -70,7 +82,7 @@ def test_api_reference_is_generated_from_the_models() -> None:
 
 
 def model_fields() -> list[tuple[type[BaseModel], str]]:
-    roots = [(api.JobFlowSpec, "spec"), (api.JobFlowStatus, "status")]
+    roots = [(JobFlowSpec, "spec"), (JobFlowStatus, "status")]
     return [
         (section.model, apidoc.field_name(name, info))
         for section in apidoc.sections(roots)
@@ -147,7 +159,7 @@ def test_disaster_recovery_gives_the_commands_that_work() -> None:
         "kubectl patch jobflow <name> --type=json -p "
         """'[{"op":"remove","path":"/metadata/finalizers"}]'""",
         "metacontroller.io/compositecontroller-zen-flow",
-        f"{constants.ANNOTATION_SUSPENDED}=true",
+        f"{ANNOTATION_SUSPENDED}=true",
     ):
         assert needed in text, f"DISASTER_RECOVERY.md lacks: {needed}"
 
@@ -200,7 +212,7 @@ def test_relative_links_resolve(name: str) -> None:
 
 
 def hooks_source() -> str:
-    return "\n".join(p.read_text() for p in sorted((ROOT / "hooks" / "zen_flow").glob("*.py")))
+    return "\n".join(p.read_text() for p in sorted((ROOT / "hooks" / "zen_flow").rglob("*.py")))
 
 
 @pytest.mark.parametrize("name", MY_DOCS)
@@ -214,12 +226,12 @@ def test_environment_variables_exist_in_the_code(name: str) -> None:
 
 @pytest.mark.parametrize("name", MY_DOCS)
 def test_metric_names_exist_in_the_code(name: str) -> None:
-    metrics = ROOT / "hooks" / "zen_flow" / "metrics.py"
+    metrics = ROOT / "hooks" / "zen_flow" / "server" / "metrics.py"
     used = set(re.findall(r"\bzen_flow_[a-z_]+\b", read(name)))
     if not used:
         return
     if not metrics.exists():
-        pytest.fail("hooks/zen_flow/metrics.py is missing")
+        pytest.fail("hooks/zen_flow/server/metrics.py is missing")
     source = metrics.read_text()
     unknown = sorted(
         metric
@@ -299,17 +311,17 @@ SYSTEM_LABELS = {
     "batch.kubernetes.io/job-name",
     "job-name",
     "kubernetes.io/service-name",
-    constants.LABEL_KUEUE_QUEUE,
+    LABEL_KUEUE_QUEUE,
 }
 FLOW_LABELS = {
-    constants.LABEL_JOBFLOW_SHORT,
-    constants.LABEL_JOBFLOW,
-    constants.LABEL_STEP,
-    constants.LABEL_ATTEMPT,
-    constants.LABEL_RESOURCE,
+    LABEL_JOBFLOW_SHORT,
+    LABEL_JOBFLOW,
+    LABEL_STEP,
+    LABEL_ATTEMPT,
+    LABEL_RESOURCE,
 }
 # Annotations a user sets on a JobFlow (the others of SPEC §6 are not implemented).
-USER_ANNOTATIONS = {constants.ANNOTATION_SUSPENDED: {"true", "false"}}
+USER_ANNOTATIONS = {ANNOTATION_SUSPENDED: {"true", "false"}}
 
 
 @dataclass
@@ -676,8 +688,8 @@ JOBFLOW_ROOT: dict[str, Any] = {
     "apiVersion": str,
     "kind": str,
     "metadata": dict[str, Any],
-    "spec": api.JobFlowSpec,
-    "status": api.JobFlowStatus,
+    "spec": JobFlowSpec,
+    "status": JobFlowStatus,
 }
 
 
@@ -1005,10 +1017,10 @@ class Checker:
             kind, _, rest = value.partition("=")
             if kind == "condition" and any(t.kind == "JobFlow" for t in targets):
                 condition = rest.partition("=")[0]
-                if condition not in constants.ConditionType.ALL:
+                if condition not in {c.value for c in ConditionType}:
                     errors.append(f"JobFlows have no condition {condition!r}")
             match = re.match(r"jsonpath=\{?\.status\.phase\}?=(\w+)", value)
-            if match and match[1] not in {p.value for p in api.FlowPhase}:
+            if match and match[1] not in {p.value for p in FlowPhase}:
                 errors.append(f"{match[1]!r} is not a flow phase")
         return errors
 

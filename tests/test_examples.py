@@ -1,7 +1,7 @@
 """Every example in examples/ is a JobFlow that the cluster and the hooks accept.
 
 Each example must parse, validate against the pydantic models and the cross-field rules
-(``zen_flow.validation``), and validate against the CRD's openAPIV3Schema as the API server
+(``zen_flow.spec.validation``), and validate against the CRD's openAPIV3Schema as the API server
 would at ``kubectl apply`` (a small structural-schema validator below: types, required
 fields, unknown fields, enums, ranges, patterns and the CEL rules of the CRD).
 """
@@ -18,7 +18,9 @@ import pytest
 import yaml
 from celpy import celtypes
 
-from zen_flow import api, constants
+from zen_flow.api.group import API_VERSION, KIND, VERSION
+from zen_flow.api.labels import ANNOTATION_SUSPENDED
+from zen_flow.api.spec import BackoffType, JobFlowSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -35,8 +37,8 @@ def load(path: Path) -> dict[str, Any]:
     return document
 
 
-def spec_of(name: str) -> api.JobFlowSpec:
-    return api.JobFlowSpec.model_validate(load(EXAMPLES / f"{name}.yaml")["spec"])
+def spec_of(name: str) -> JobFlowSpec:
+    return JobFlowSpec.model_validate(load(EXAMPLES / f"{name}.yaml")["spec"])
 
 
 # --- a structural-schema validator -----------------------------------------------------------
@@ -161,10 +163,10 @@ def crd_schema() -> dict[str, Any]:
         pytest.fail(f"{CRD_FILE.relative_to(ROOT)} is missing: run `make crd`")
     crd = yaml.safe_load(CRD_FILE.read_text())
     for version in crd["spec"]["versions"]:
-        if version["name"] == api.VERSION:
+        if version["name"] == VERSION:
             schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
             return schema
-    pytest.fail(f"{CRD_FILE.name} has no version {api.VERSION}")
+    pytest.fail(f"{CRD_FILE.name} has no version {VERSION}")
 
 
 # --- the examples ----------------------------------------------------------------------------
@@ -177,8 +179,8 @@ def test_every_expected_example_exists() -> None:
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
 def test_example_is_a_jobflow_named_after_its_file(path: Path) -> None:
     document = load(path)
-    assert document["apiVersion"] == api.API_VERSION
-    assert document["kind"] == api.KIND
+    assert document["apiVersion"] == API_VERSION
+    assert document["kind"] == KIND
     assert document["metadata"]["name"] == path.stem
     assert "namespace" not in document["metadata"], "examples go to the current namespace"
     assert set(document) == {"apiVersion", "kind", "metadata", "spec"}
@@ -186,14 +188,14 @@ def test_example_is_a_jobflow_named_after_its_file(path: Path) -> None:
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
 def test_example_validates_against_the_models(path: Path) -> None:
-    api.JobFlowSpec.model_validate(load(path)["spec"])
+    JobFlowSpec.model_validate(load(path)["spec"])
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
 def test_example_passes_the_hooks_validation(path: Path) -> None:
-    from zen_flow.validation import validate_spec
+    from zen_flow.spec.validation import validate_spec
 
-    spec = api.JobFlowSpec.model_validate(load(path)["spec"])
+    spec = JobFlowSpec.model_validate(load(path)["spec"])
     assert [str(problem) for problem in validate_spec(spec)] == []
 
 
@@ -204,7 +206,7 @@ def test_example_validates_against_the_crd_schema(path: Path) -> None:
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
 def test_example_images_are_pinned(path: Path) -> None:
-    spec = api.JobFlowSpec.model_validate(load(path)["spec"])
+    spec = JobFlowSpec.model_validate(load(path)["spec"])
     for step in spec.steps:
         for container in step.template.spec.template.spec.containers:
             name, _, tag = container.image.rpartition(":")
@@ -233,7 +235,7 @@ def test_dag_example_fans_out_and_in_and_uses_resources_by_short_name() -> None:
 def test_retry_example_shows_every_backoff_type_timeouts_and_flow_limits() -> None:
     spec = spec_of("retry-flow")
     types = {s.retry_policy.backoff.type for s in spec.steps if s.retry_policy is not None}
-    assert types == set(api.BackoffType)
+    assert types == set(BackoffType)
     assert all(step.timeout_seconds for step in spec.steps)
     assert "backoff_limit" in spec.execution_policy.model_fields_set
     assert spec.execution_policy.active_deadline_seconds is not None
@@ -250,8 +252,8 @@ def test_when_example_shows_operators_bracket_form_keywords_and_continue_on_fail
 
 def test_suspend_example_shows_the_annotation() -> None:
     text = (EXAMPLES / "suspend-flow.yaml").read_text()
-    assert f"{constants.ANNOTATION_SUSPENDED}=true" in text
-    assert f"{constants.ANNOTATION_SUSPENDED}-" in text
+    assert f"{ANNOTATION_SUSPENDED}=true" in text
+    assert f"{ANNOTATION_SUSPENDED}-" in text
 
 
 # --- the validator itself --------------------------------------------------------------------

@@ -27,8 +27,8 @@ from tests.manifest_support import (
     pod_spec,
     script_of,
 )
-from zen_flow.api import FlowPhase
-from zen_flow.crd import crd
+from zen_flow.api.status import FlowPhase
+from zen_flow.gen.crd import crd
 
 HOOK_LABELS = {
     "app.kubernetes.io/name": "zen-flow-hooks",
@@ -657,8 +657,7 @@ def test_dockerfile_runtime_settings() -> None:
     assert json.loads(entrypoint.removeprefix("ENTRYPOINT")) == [
         "gunicorn",
         "--config",
-        "python:zen_flow.gunicorn_conf",
-        "zen_flow.app:create_app()",
+        "python:zen_flow.server.gunicorn_conf",
     ]
 
 

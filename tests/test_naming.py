@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from zen_flow.naming import job_name, label_value, resource_name
+from zen_flow.api.naming import job_name, label_value, resource_name
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 

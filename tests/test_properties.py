@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.flows import T0, HttpTransport, jobflow, step
-from zen_flow.app import create_app
-from zen_flow.settings import Settings
-from zen_flow.simulator import FakeCluster, in_process, is_active
+from zen_flow.server.app import create_app
+from zen_flow.server.settings import Settings
+from zen_flow.tools.simulator import FakeCluster, in_process, is_active
 
 SATISFIED = {"Succeeded", "Skipped"}
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tests.flows import T0, HttpTransport, jobflow, step
-from zen_flow.simulator import FakeCluster, is_active
-from zen_flow.timefmt import parse_time
+from zen_flow.api.times import parse_time
+from zen_flow.tools.simulator import FakeCluster, is_active
 
 
 def step_status(cluster: FakeCluster, name: str) -> dict[str, Any]:

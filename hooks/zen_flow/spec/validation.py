@@ -14,9 +14,9 @@ from typing import Any
 
 import pydantic
 
-from zen_flow.api import JobFlowSpec
-from zen_flow.dag import ancestors, find_cycle
-from zen_flow.when import WhenError, compile_when
+from zen_flow.api.spec import JobFlowSpec
+from zen_flow.spec.dag import ancestors, find_cycle
+from zen_flow.spec.when import WhenError, compile_when
 
 MAX_PROBLEMS = 20
 SPEC_CACHE_SIZE = 4  # a validated 5000-step spec holds about 48 MiB

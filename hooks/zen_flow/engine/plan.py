@@ -12,25 +12,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from zen_flow.api import (
+from zen_flow.api.durations import parse_duration
+from zen_flow.api.naming import job_name, resource_name
+from zen_flow.api.reasons import FlowReason, StepReason
+from zen_flow.api.spec import Backoff, BackoffType, JobFlowSpec, Step
+from zen_flow.api.status import (
     TERMINAL_STEP_PHASES,
-    Backoff,
-    BackoffType,
     FailedAttempt,
     FlowPhase,
-    JobFlowSpec,
     JobRef,
-    Step,
     StepPhase,
     StepStatus,
 )
-from zen_flow.constants import Reason
-from zen_flow.dag import topological_order
-from zen_flow.durations import parse_duration
-from zen_flow.naming import job_name, resource_name
-from zen_flow.observe import JobOutcome, Observation, ObservedJob
-from zen_flow.timefmt import ceil_seconds, format_time, parse_time_or
-from zen_flow.when import WhenError, compile_when
+from zen_flow.api.times import ceil_seconds, format_time, parse_time_or
+from zen_flow.engine.observe import JobOutcome, Observation, ObservedJob
+from zen_flow.spec.dag import topological_order
+from zen_flow.spec.when import WhenError, compile_when
 
 MAX_MESSAGE = 256
 
@@ -52,7 +49,7 @@ class Plan:
     steps: list[StepStatus]
     jobs_to_create: list[JobToCreate]
     phase: FlowPhase
-    reason: str
+    reason: FlowReason
     message: str | None
     start_time: datetime
     completion_time: datetime | None
@@ -134,7 +131,7 @@ class _Planner:
             return
         job = self.obs.jobs[(name, observed)]
         self._enter_attempt(state, observed, job.name, job.started_at or self.now)
-        state.reason = Reason.JOB_RUNNING
+        state.reason = StepReason.JOB_RUNNING
         state.message = None
         state.retry_count = max(state.retry_count, observed - 1)
 
@@ -161,11 +158,11 @@ class _Planner:
             # A Job we suspended follows the flow's annotation in this very answer.
             suspended = self.obs.suspended if job.suspended_by_flow else job.suspended
             state.phase = StepPhase.RUNNING
-            state.reason = Reason.JOB_SUSPENDED if suspended else Reason.JOB_RUNNING
+            state.reason = StepReason.JOB_SUSPENDED if suspended else StepReason.JOB_RUNNING
 
     def _succeed(self, state: StepStatus, job: ObservedJob) -> None:
         state.phase = StepPhase.SUCCEEDED
-        state.reason = Reason.JOB_COMPLETE
+        state.reason = StepReason.JOB_COMPLETE
         state.message = None
         state.next_retry_time = None
         # Compact status for flows of thousands of steps: a succeeded step's Job is found by
@@ -176,7 +173,7 @@ class _Planner:
     def _recreate_missing(self, step: Step, state: StepStatus) -> None:
         """A Job status calls running is not listed: just created (cache lag) or deleted."""
         if self.deadline_passed:
-            self._fail(state, Reason.DEADLINE_EXCEEDED, "flow activeDeadlineSeconds passed")
+            self._fail(state, StepReason.DEADLINE_EXCEEDED, "flow activeDeadlineSeconds passed")
             return
         started = parse_time_or(state.attempt_start_time or state.start_time, self.now)
         self._want_job(step, state.attempt, started)
@@ -184,30 +181,32 @@ class _Planner:
     def _after_failed_attempt(self, step: Step, state: StepStatus) -> None:
         failure = state.failed_attempts[-1]
         detail = f"attempt {state.attempt} failed: {failure.reason}"
-        if not (state.reason == Reason.BACKOFF_WAIT and state.next_retry_time):
+        if not (state.reason == StepReason.BACKOFF_WAIT and state.next_retry_time):
             policy = step.retry_policy
             if policy is None:
                 self._fail(state, failure.reason, detail)
                 return
             if state.attempt - 1 >= policy.limit:
                 limit = f"retryPolicy.limit {policy.limit} reached"
-                self._fail(state, Reason.RETRY_LIMIT_REACHED, f"{detail}; {limit}")
+                self._fail(state, StepReason.RETRY_LIMIT_REACHED, f"{detail}; {limit}")
                 return
             if self.retries_used >= self.spec.execution_policy.backoff_limit:
                 limit = f"executionPolicy.backoffLimit {self.spec.execution_policy.backoff_limit}"
-                self._fail(state, Reason.FLOW_BACKOFF_LIMIT_REACHED, f"{detail}; {limit} reached")
+                self._fail(
+                    state, StepReason.FLOW_BACKOFF_LIMIT_REACHED, f"{detail}; {limit} reached"
+                )
                 return
             self.retries_used += 1
             finished = parse_time_or(failure.finish_time, self.now)
             due = ceil_seconds(finished + retry_delay(policy.backoff, state.attempt))
             state.phase = StepPhase.RUNNING
-            state.reason = Reason.BACKOFF_WAIT
+            state.reason = StepReason.BACKOFF_WAIT
             state.retry_count = state.attempt
             state.next_retry_time = format_time(due)
             state.message = _short(f"{detail}; retry {state.attempt} of {policy.limit}")
         due = parse_time_or(state.next_retry_time, self.now)
         if self.deadline_passed:
-            self._fail(state, Reason.DEADLINE_EXCEEDED, f"{detail}; flow deadline passed")
+            self._fail(state, StepReason.DEADLINE_EXCEEDED, f"{detail}; flow deadline passed")
         elif self.obs.suspended:
             return
         elif self.now < due:
@@ -219,19 +218,19 @@ class _Planner:
 
     def _advance_pending(self, step: Step, state: StepStatus) -> None:
         if self.deadline_passed:
-            self._skip(state, Reason.DEADLINE_EXCEEDED, "flow activeDeadlineSeconds passed")
+            self._skip(state, StepReason.DEADLINE_EXCEEDED, "flow activeDeadlineSeconds passed")
             return
         if self.blocking is not None:
-            self._skip(state, Reason.UPSTREAM_FAILED, f'step "{self.blocking}" failed')
+            self._skip(state, StepReason.UPSTREAM_FAILED, f'step "{self.blocking}" failed')
             return
         if not self._ready(step):
-            self._wait(state, Reason.WAITING_FOR_DEPENDENCIES)
+            self._wait(state, StepReason.WAITING_FOR_DEPENDENCIES)
             return
         if self.obs.suspended:
-            self._wait(state, Reason.SUSPENDED)
+            self._wait(state, StepReason.SUSPENDED)
             return
         if not self.resources_ready:
-            self._wait(state, Reason.WAITING_FOR_RESOURCES)
+            self._wait(state, StepReason.WAITING_FOR_RESOURCES)
             return
         if step.when is not None:
             try:
@@ -245,10 +244,10 @@ class _Planner:
                 }
                 go = condition.evaluate(context)
             except WhenError as error:
-                self._fail(state, Reason.CONDITION_ERROR, str(error))
+                self._fail(state, StepReason.CONDITION_ERROR, str(error))
                 return
             if not go:
-                self._skip(state, Reason.CONDITION_FALSE, f"when: {step.when}")
+                self._skip(state, StepReason.CONDITION_FALSE, f"when: {step.when}")
                 return
         self._start(step, state, 1)
 
@@ -257,7 +256,7 @@ class _Planner:
     def _start(self, step: Step, state: StepStatus, attempt: int) -> None:
         name = self._want_job(step, attempt, self.now)
         self._enter_attempt(state, attempt, name, self.now)
-        state.reason = Reason.JOB_CREATED
+        state.reason = StepReason.JOB_CREATED
         state.message = None if attempt == 1 else state.message
         self.attempts_started += 1
 
@@ -359,37 +358,41 @@ class _Planner:
             attempts_started=self.attempts_started,
         )
 
-    def _flow_phase(self, ordered: list[StepStatus]) -> tuple[FlowPhase, str, str | None]:
+    def _flow_phase(self, ordered: list[StepStatus]) -> tuple[FlowPhase, FlowReason, str | None]:
         failed = self._first_blocking_failure()
         if all(s.phase in TERMINAL_STEP_PHASES for s in ordered):
             if failed is None:
-                return FlowPhase.SUCCEEDED, Reason.ALL_STEPS_DONE, None
+                return FlowPhase.SUCCEEDED, FlowReason.ALL_STEPS_DONE, None
             cause = self.states[failed]
-            if self.deadline_passed and cause.reason == Reason.DEADLINE_EXCEEDED:
+            if self.deadline_passed and cause.reason == StepReason.DEADLINE_EXCEEDED:
                 return (
                     FlowPhase.FAILED,
-                    Reason.DEADLINE_EXCEEDED,
+                    FlowReason.DEADLINE_EXCEEDED,
                     _short(f'step "{failed}": {cause.message or cause.reason}'),
                 )
-            if self.deadline_passed and any(s.reason == Reason.DEADLINE_EXCEEDED for s in ordered):
+            if self.deadline_passed and any(
+                s.reason == StepReason.DEADLINE_EXCEEDED for s in ordered
+            ):
                 return (
                     FlowPhase.FAILED,
-                    Reason.DEADLINE_EXCEEDED,
+                    FlowReason.DEADLINE_EXCEEDED,
                     "flow activeDeadlineSeconds passed",
                 )
             return (
                 FlowPhase.FAILED,
-                Reason.STEP_FAILED,
+                FlowReason.STEP_FAILED,
                 _short(f'step "{failed}" failed: {cause.message or cause.reason}'),
             )
         if self.obs.suspended:
-            return FlowPhase.SUSPENDED, Reason.SUSPENDED, None
+            return FlowPhase.SUSPENDED, FlowReason.SUSPENDED, None
         active = [s for s in ordered if s.phase is StepPhase.RUNNING]
-        if active and all(s.reason == Reason.JOB_SUSPENDED for s in active):
-            return FlowPhase.SUSPENDED, Reason.JOB_SUSPENDED, "every running Job is suspended"
+        if active and all(s.reason == StepReason.JOB_SUSPENDED for s in active):
+            return FlowPhase.SUSPENDED, FlowReason.JOB_SUSPENDED, "every running Job is suspended"
         if all(s.phase is StepPhase.PENDING for s in ordered):
             waiting = (
-                Reason.WAITING_FOR_RESOURCES if not self.resources_ready else Reason.NOT_STARTED
+                FlowReason.WAITING_FOR_RESOURCES
+                if not self.resources_ready
+                else FlowReason.NOT_STARTED
             )
             return FlowPhase.PENDING, waiting, None
-        return FlowPhase.RUNNING, Reason.STARTED, None
+        return FlowPhase.RUNNING, FlowReason.STARTED, None

@@ -20,11 +20,12 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from zen_flow.api import JobFlowSpec
-from zen_flow.constants import ANNOTATION_SUSPENDED, LABEL_ATTEMPT, LABEL_STEP, Reason
-from zen_flow.simulator import ApplyError, Change, FakeCluster, Transport, in_process
-from zen_flow.timefmt import format_time, parse_time_or
-from zen_flow.validation import parse_spec
+from zen_flow.api.labels import ANNOTATION_SUSPENDED, LABEL_ATTEMPT, LABEL_STEP
+from zen_flow.api.reasons import StepReason
+from zen_flow.api.spec import JobFlowSpec
+from zen_flow.api.times import format_time, parse_time_or
+from zen_flow.spec.validation import parse_spec
+from zen_flow.tools.simulator import ApplyError, Change, FakeCluster, Transport, in_process
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 """Where the virtual clock starts: fixed, so the same scenario prints the same timeline."""
@@ -429,7 +430,7 @@ class _Run:
                 self._event(EventKind.STEP_PHASE, text, name)
             retry_at = state.get("nextRetryTime")
             if (
-                state.get("reason") == Reason.BACKOFF_WAIT
+                state.get("reason") == StepReason.BACKOFF_WAIT
                 and retry_at
                 and retry_at != old.get("nextRetryTime")
             ):

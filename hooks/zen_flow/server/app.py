@@ -15,12 +15,12 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from zen_flow.core import SyncResult, sync
-from zen_flow.logs import configure
-from zen_flow.metrics import HookMetrics
-from zen_flow.settings import Settings
-from zen_flow.timefmt import parse_time
-from zen_flow.wire import HookRequest, WireError, decode_request, encode, encode_response
+from zen_flow.api.times import parse_time
+from zen_flow.engine.sync import SyncResult, sync
+from zen_flow.engine.wire import HookRequest, WireError, decode_request, encode, encode_response
+from zen_flow.server.logs import configure
+from zen_flow.server.metrics import HookMetrics
+from zen_flow.server.settings import Settings
 
 CLOCK_HEADER = "X-Zen-Flow-Now"
 JSON = "application/json"

@@ -14,8 +14,9 @@ from typing import Any
 
 import yaml
 
-from zen_flow.api import API_VERSION, GROUP, KIND, JobFlowSpec
-from zen_flow.validation import InvalidSpecError, parse_spec
+from zen_flow.api.group import API_VERSION, GROUP, KIND
+from zen_flow.api.spec import JobFlowSpec
+from zen_flow.spec.validation import InvalidSpecError, parse_spec
 
 # The C loader when PyYAML was built with libyaml: flows of thousands of steps load fast.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

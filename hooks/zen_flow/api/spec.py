@@ -1,9 +1,9 @@
-"""The JobFlow API (``workflow.zen.io/v1alpha1``): the single description of spec and status.
+"""The JobFlow's spec (``workflow.zen.io/v1alpha1``): the single description of what users write.
 
-The CRD schema (``zen_flow.crd``), the API reference in ``docs/`` and the hook's validation are
-all derived from these models, so a field is added here once and everything else follows.
+The CRD schema (``zen_flow.gen.crd``), the API reference in ``docs/`` and the hook's validation
+are all derived from these models, so a field is added here once and everything else follows.
 Cross-field rules (unique names, dependencies, cycles, ``when`` references) live in
-``zen_flow.validation`` because they need the whole flow at once.
+``zen_flow.spec.validation`` because they need the whole flow at once.
 """
 
 from __future__ import annotations
@@ -14,15 +14,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
 
-from zen_flow.durations import parse_duration
-
-GROUP = "workflow.zen.io"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
-KIND = "JobFlow"
+from zen_flow.api.durations import parse_duration
 
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-# Bounds that keep the CRD's CEL rules within the API server's cost budget (see crd.py).
+# Bounds that keep the CRD's CEL rules within the API server's cost budget (see zen_flow.gen.crd).
 MAX_STEPS = 5000
 MAX_DEPENDENCIES = 100
 MAX_NAME_LENGTH = 63
@@ -382,136 +377,3 @@ class JobFlowSpec(ApiModel):
     steps: list[Step] = Field(
         min_length=1, max_length=MAX_STEPS, description="The steps of the DAG."
     )
-
-
-# --- status ----------------------------------------------------------------------------------
-
-
-class FlowPhase(StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    SUSPENDED = "Suspended"
-
-
-class StepPhase(StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    SKIPPED = "Skipped"
-
-
-TERMINAL_STEP_PHASES = frozenset({StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.SKIPPED})
-TERMINAL_FLOW_PHASES = frozenset({FlowPhase.SUCCEEDED, FlowPhase.FAILED})
-
-
-class StatusModel(BaseModel):
-    """Base of status objects: camelCase, tolerant of fields written by newer versions."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-
-class Progress(StatusModel):
-    """Step counts."""
-
-    total_steps: int = Field(default=0, description="Number of steps.")
-    completed_steps: int = Field(default=0, description="Steps in a terminal phase.")
-    successful_steps: int = Field(default=0, description="Steps that succeeded.")
-    failed_steps: int = Field(default=0, description="Steps that failed.")
-    skipped_steps: int = Field(default=0, description="Steps that were skipped.")
-    summary: str = Field(default="0/0", description="completed/total, for kubectl get.")
-
-
-class JobRef(StatusModel):
-    """The Job of a step's current attempt."""
-
-    name: str = Field(description="Job name.")
-    namespace: str = Field(description="Job namespace.")
-
-
-class FailedAttempt(StatusModel):
-    """A failed attempt of a step; its Job is kept for its logs."""
-
-    attempt: int = Field(description="Attempt number, from 1.")
-    job_name: str = Field(description="Name of the attempt's Job.")
-    reason: str = Field(default="", description="Why the attempt failed (the Job's reason).")
-    finish_time: str = Field(description="When the attempt failed (RFC 3339).")
-
-
-def _empty(value: object) -> bool:
-    return not value
-
-
-class StepStatus(StatusModel):
-    """Observed state of one step; empty fields are left out so status stays compact."""
-
-    name: str = Field(description="Step name.")
-    phase: StepPhase = Field(description="Step phase.")
-    reason: str | None = Field(default=None, description="Machine-readable reason.")
-    message: str | None = Field(default=None, description="Human-readable detail.")
-    start_time: str | None = Field(default=None, description="When the first attempt started.")
-    completion_time: str | None = Field(default=None, description="When the step finished.")
-    attempt: int = Field(
-        default=0, exclude_if=_empty, description="Current attempt number (0: not started)."
-    )
-    attempt_start_time: str | None = Field(
-        default=None, description="When the current attempt started, for attempts after the first."
-    )
-    retry_count: int = Field(
-        default=0, exclude_if=_empty, description="Retries made or scheduled (attempts - 1)."
-    )
-    next_retry_time: str | None = Field(
-        default=None, description="When the next attempt starts (phase Running, BackoffWait)."
-    )
-    job_ref: JobRef | None = Field(
-        default=None,
-        description=(
-            "Job of the current attempt while the step runs or after it failed; left out once "
-            "it succeeded (its Job: label workflow.zen.io/step)."
-        ),
-    )
-    failed_attempts: list[FailedAttempt] = Field(
-        default_factory=list, exclude_if=_empty, description="Failed attempts, oldest first."
-    )
-    outputs: dict[str, str] = Field(
-        default_factory=dict, exclude_if=_empty, description="Output parameters."
-    )
-
-
-class ConditionStatus(StrEnum):
-    TRUE = "True"
-    FALSE = "False"
-    UNKNOWN = "Unknown"
-
-
-class Condition(StatusModel):
-    """A metav1.Condition."""
-
-    type: str = Field(description="Complete, Failed, Suspended, Running or InvalidSpec.")
-    status: ConditionStatus = Field(description='"True", "False" or "Unknown".')
-    reason: str = Field(description="CamelCase reason.")
-    message: str = Field(default="", description="Human-readable detail.")
-    last_transition_time: str = Field(description="When status last changed (RFC 3339).")
-    observed_generation: int | None = Field(
-        default=None, description="metadata.generation the condition was computed from."
-    )
-
-
-class JobFlowStatus(StatusModel):
-    """Observed state of the flow, written by the hooks through Metacontroller."""
-
-    phase: FlowPhase = Field(default=FlowPhase.PENDING, description="Flow phase.")
-    reason: str | None = Field(default=None, description="Why the flow is in this phase.")
-    message: str | None = Field(default=None, description="Human-readable detail.")
-    observed_generation: int | None = Field(
-        default=None, description="metadata.generation of the spec last acted upon."
-    )
-    start_time: str | None = Field(default=None, description="When the flow started.")
-    completion_time: str | None = Field(
-        default=None, description="When the flow reached Succeeded or Failed."
-    )
-    progress: Progress = Field(default_factory=Progress, description="Step counts.")
-    steps: list[StepStatus] = Field(default_factory=list, description="One entry per step.")
-    conditions: list[Condition] = Field(default_factory=list, description="Conditions.")

@@ -10,15 +10,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from zen_flow.api import TERMINAL_FLOW_PHASES, FlowPhase, JobFlowSpec, JobFlowStatus, StepPhase
-from zen_flow.constants import Reason
-from zen_flow.observe import JobOutcome, Observation, observe, read_spec
-from zen_flow.plan import plan
-from zen_flow.render import Desired, reemit, render_job, render_resources
-from zen_flow.status import flow_status, status_document
-from zen_flow.timefmt import parse_time_or, seconds_until
-from zen_flow.validation import Problem
-from zen_flow.wire import Child, HookRequest, HookResponse
+from zen_flow.api.reasons import FlowReason
+from zen_flow.api.spec import JobFlowSpec
+from zen_flow.api.status import TERMINAL_FLOW_PHASES, FlowPhase, JobFlowStatus, StepPhase
+from zen_flow.api.times import parse_time_or, seconds_until
+from zen_flow.engine.children import Desired, reemit, render_job, render_resources
+from zen_flow.engine.observe import JobOutcome, Observation, observe, read_spec
+from zen_flow.engine.plan import plan
+from zen_flow.engine.status import flow_status, status_document
+from zen_flow.engine.wire import Child, HookRequest, HookResponse
+from zen_flow.spec.validation import Problem
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def _invalid(observation: Observation, problems: list[Problem], now: datetime) -
     status = flow_status(
         previous=previous,
         phase=FlowPhase.FAILED,
-        reason=Reason.INVALID_SPEC,
+        reason=FlowReason.INVALID_SPEC,
         message=message,
         steps=list(previous.steps),
         start_time=parse_time_or(previous.start_time, now) if previous.start_time else None,

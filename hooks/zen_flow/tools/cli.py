@@ -16,11 +16,13 @@ from typing import Any
 import click
 import pydantic
 
-from zen_flow import graph as drawing
-from zen_flow.api import JobFlowSpec, JobFlowStatus
-from zen_flow.durations import parse_duration
-from zen_flow.lint import Document, LintError, LintProblem, lint_text, single_flow
-from zen_flow.simulate import (
+from zen_flow.api.durations import parse_duration
+from zen_flow.api.spec import JobFlowSpec
+from zen_flow.api.status import JobFlowStatus
+from zen_flow.spec.validation import InvalidSpecError
+from zen_flow.tools import diagram as drawing
+from zen_flow.tools.lint import Document, LintError, LintProblem, lint_text, single_flow
+from zen_flow.tools.simulate import (
     Outcome,
     Scenario,
     Simulation,
@@ -30,7 +32,6 @@ from zen_flow.simulate import (
     format_offset,
     simulate,
 )
-from zen_flow.validation import InvalidSpecError
 
 DEBUG = "zen_flow.debug"
 PROGRESS_EVERY_SYNCS = 1000
@@ -93,8 +94,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 def serve() -> None:
     """Serve the hooks with gunicorn (settings from ZEN_FLOW_* environment variables)."""
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-    args = [gunicorn, "--config", "python:zen_flow.gunicorn_conf", "zen_flow.app:create_app()"]
-    os.execv(gunicorn, args)
+    os.execv(gunicorn, [gunicorn, "--config", "python:zen_flow.server.gunicorn_conf"])
 
 
 # --- lint ------------------------------------------------------------------------------------

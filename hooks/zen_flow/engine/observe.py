@@ -13,8 +13,7 @@ from enum import StrEnum
 import msgspec
 import pydantic
 
-from zen_flow.api import JobFlowSpec, JobFlowStatus
-from zen_flow.constants import (
+from zen_flow.api.labels import (
     ANNOTATION_LAST_APPLIED,
     ANNOTATION_SUSPENDED,
     CHILD_CONFIGMAPS,
@@ -24,9 +23,11 @@ from zen_flow.constants import (
     LABEL_KUEUE_QUEUE,
     LABEL_STEP,
 )
-from zen_flow.timefmt import parse_time_or
-from zen_flow.validation import InvalidSpecError, Problem, parse_spec
-from zen_flow.wire import Child, ChildSpec, HookRequest
+from zen_flow.api.spec import JobFlowSpec
+from zen_flow.api.status import JobFlowStatus
+from zen_flow.api.times import parse_time_or
+from zen_flow.engine.wire import Child, ChildSpec, HookRequest
+from zen_flow.spec.validation import InvalidSpecError, Problem, parse_spec
 
 
 class JobOutcome(StrEnum):

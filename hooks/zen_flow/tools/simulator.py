@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from zen_flow.constants import (
+from zen_flow.api.labels import (
     ANNOTATION_LAST_APPLIED,
     CHILD_CONFIGMAPS,
     CHILD_JOBS,
@@ -23,7 +23,7 @@ from zen_flow.constants import (
     LABEL_ATTEMPT,
     LABEL_STEP,
 )
-from zen_flow.timefmt import format_time
+from zen_flow.api.times import format_time
 
 Transport = Callable[[dict[str, Any], datetime, bool], dict[str, Any]]
 """Sends a hook request (request, now, finalizing) and returns the decoded response."""
@@ -213,8 +213,8 @@ def _canonical(obj: Any) -> str:
 
 def in_process(request: dict[str, Any], now: datetime, finalizing: bool) -> dict[str, Any]:
     """A transport that calls the core directly, through the same bytes as the server."""
-    from zen_flow.core import sync
-    from zen_flow.wire import decode_request, encode_response
+    from zen_flow.engine.sync import sync
+    from zen_flow.engine.wire import decode_request, encode_response
 
     decoded = decode_request(json.dumps({**request, "finalizing": finalizing}).encode())
     answer: dict[str, Any] = json.loads(encode_response(sync(decoded, now).response))

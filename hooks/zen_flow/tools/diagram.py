@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from zen_flow.api import JobFlowSpec, JobFlowStatus, StepPhase, StepStatus
-from zen_flow.constants import Reason
-from zen_flow.dag import topological_order
+from zen_flow.api.reasons import StepReason
+from zen_flow.api.spec import JobFlowSpec
+from zen_flow.api.status import JobFlowStatus, StepPhase, StepStatus
+from zen_flow.spec.dag import topological_order
 
 
 class Mark(StrEnum):
@@ -66,7 +67,7 @@ _PHASE_MARK = {
     StepPhase.FAILED: Mark.FAILED,
     StepPhase.SKIPPED: Mark.SKIPPED,
 }
-_SUSPENDED_REASONS = frozenset({Reason.JOB_SUSPENDED, Reason.SUSPENDED})
+_SUSPENDED_REASONS = frozenset({StepReason.JOB_SUSPENDED, StepReason.SUSPENDED})
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,7 @@ from typing import Any
 
 import msgspec
 
-from zen_flow.api import (
-    ConfigMapTemplate,
-    JobFlowSpec,
-    JobTemplateMetadata,
-    StepMetadata,
-    VolumeClaimTemplate,
-)
-from zen_flow.constants import (
+from zen_flow.api.labels import (
     ANNOTATION_LAST_APPLIED,
     LABEL_ATTEMPT,
     LABEL_JOBFLOW,
@@ -26,10 +19,17 @@ from zen_flow.constants import (
     LABEL_RESOURCE,
     LABEL_STEP,
 )
-from zen_flow.naming import label_value, resource_name
-from zen_flow.observe import FlowIdentity
-from zen_flow.plan import JobToCreate
-from zen_flow.wire import Child
+from zen_flow.api.naming import label_value, resource_name
+from zen_flow.api.spec import (
+    ConfigMapTemplate,
+    JobFlowSpec,
+    JobTemplateMetadata,
+    StepMetadata,
+    VolumeClaimTemplate,
+)
+from zen_flow.engine.observe import FlowIdentity
+from zen_flow.engine.plan import JobToCreate
+from zen_flow.engine.wire import Child
 
 Desired = msgspec.Raw | dict[str, Any]
 _NO_STEP_METADATA = StepMetadata()

@@ -1,4 +1,5 @@
-"""gunicorn settings, all from the environment (``gunicorn -c python:zen_flow.gunicorn_conf``).
+"""gunicorn settings, all from the environment: ``gunicorn -c python:zen_flow.server.gunicorn_conf``
+(the app it serves is set here too, as ``wsgi_app``).
 
 The worker timeout must stay above Metacontroller's hook timeout (10 s by default), so a
 slow sync is answered or abandoned by Metacontroller, never cut off half-written by us.
@@ -12,7 +13,7 @@ import shutil
 import tempfile
 from typing import Any
 
-from zen_flow.settings import Settings
+from zen_flow.server.settings import Settings
 
 _settings = Settings.from_env()
 # Metrics from every worker are merged through files in this directory. It must be set
@@ -22,6 +23,7 @@ _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
 )
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
+wsgi_app = "zen_flow.server.app:create_app()"
 bind = _settings.bind
 workers = _settings.workers
 threads = _settings.threads

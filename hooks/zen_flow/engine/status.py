@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from zen_flow.api import (
+from zen_flow.api.reasons import ConditionType, FlowReason
+from zen_flow.api.status import (
     Condition,
     ConditionStatus,
     FlowPhase,
@@ -19,9 +20,8 @@ from zen_flow.api import (
     StepPhase,
     StepStatus,
 )
-from zen_flow.constants import ConditionType, Reason
-from zen_flow.timefmt import format_time
-from zen_flow.validation import Problem
+from zen_flow.api.times import format_time
+from zen_flow.spec.validation import Problem
 
 MAX_CONDITION_MESSAGE = 2048
 
@@ -53,7 +53,7 @@ def flow_status(
     *,
     previous: JobFlowStatus,
     phase: FlowPhase,
-    reason: str,
+    reason: FlowReason,
     message: str | None,
     steps: list[StepStatus],
     start_time: datetime | None,
@@ -65,11 +65,11 @@ def flow_status(
     """The new status, keeping condition transition times that did not change."""
     invalid = bool(problems)
     conditions = []
-    for kind in ConditionType.ALL:
+    for kind in ConditionType:
         if kind == ConditionType.INVALID_SPEC:
             true = invalid
             detail = _problems_text(problems) if invalid else ""
-            why = Reason.INVALID_SPEC if invalid else Reason.SPEC_VALID
+            why: str = FlowReason.INVALID_SPEC if invalid else FlowReason.SPEC_VALID
         else:
             true = phase is _TRUE_IN_PHASE[kind]
             detail = (message or "") if true else ""

@@ -1,8 +1,8 @@
 """The JobFlow API reference (``docs/API.md``), written from the models in ``zen_flow.api``.
 
-``python -m zen_flow.apidoc`` prints it. Every field's type, default, constraints and
+``python -m zen_flow.gen.apidoc`` prints it. Every field's type, default, constraints and
 description come from the pydantic models, and the labels, annotations, condition types and
-reasons from ``zen_flow.constants``, so the reference cannot drift from the code: a test
+reasons from ``zen_flow.api``, so the reference cannot drift from the code: a test
 compares ``docs/API.md`` with this module's output.
 """
 
@@ -20,21 +20,44 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from zen_flow import api, constants
+from zen_flow.api.group import API_VERSION, KIND
+from zen_flow.api.labels import (
+    ANNOTATION_LAST_APPLIED,
+    ANNOTATION_SUSPENDED,
+    LABEL_ATTEMPT,
+    LABEL_JOBFLOW,
+    LABEL_JOBFLOW_SHORT,
+    LABEL_RESOURCE,
+    LABEL_STEP,
+)
+from zen_flow.api.reasons import ConditionType, FlowReason, StepReason
+from zen_flow.api.spec import (
+    ConfigMapTemplate,
+    Container,
+    JobFlowSpec,
+    JobSpec,
+    JobTemplate,
+    JobTemplateMetadata,
+    ObjectTemplateMetadata,
+    PodSpec,
+    PodTemplate,
+    VolumeClaimTemplate,
+)
+from zen_flow.api.status import JobFlowStatus
 
-REGENERATE = "python -m zen_flow.apidoc > docs/API.md"
+REGENERATE = "python -m zen_flow.gen.apidoc > docs/API.md"
 
 # Kubernetes types whose unmodelled fields the OpenModels keep, named for the reader.
 EMBEDS: dict[type[BaseModel], str] = {
-    api.VolumeClaimTemplate: "a core/v1 PersistentVolumeClaim",
-    api.ConfigMapTemplate: "a core/v1 ConfigMap",
-    api.ObjectTemplateMetadata: "an ObjectMeta (other than name, namespace and owners)",
-    api.Container: "a core/v1 Container",
-    api.PodSpec: "a core/v1 PodSpec",
-    api.PodTemplate: "a core/v1 PodTemplateSpec",
-    api.JobSpec: "a batch/v1 JobSpec",
-    api.JobTemplateMetadata: "an ObjectMeta (labels and annotations only are used)",
-    api.JobTemplate: "a batch/v1 Job",
+    VolumeClaimTemplate: "a core/v1 PersistentVolumeClaim",
+    ConfigMapTemplate: "a core/v1 ConfigMap",
+    ObjectTemplateMetadata: "an ObjectMeta (other than name, namespace and owners)",
+    Container: "a core/v1 Container",
+    PodSpec: "a core/v1 PodSpec",
+    PodTemplate: "a core/v1 PodTemplateSpec",
+    JobSpec: "a batch/v1 JobSpec",
+    JobTemplateMetadata: "an ObjectMeta (labels and annotations only are used)",
+    JobTemplate: "a batch/v1 Job",
 }
 
 
@@ -243,22 +266,17 @@ def model_section(section: Section) -> list[str]:
     return [*lines, *table(rows(model)), ""]
 
 
-def _constant_values(holder: type) -> list[str]:
-    items = vars(holder).items()
-    return [value for name, value in items if name.isupper() and isinstance(value, str)]
-
-
 def constants_section() -> list[str]:
     annotations = [
-        (constants.ANNOTATION_SUSPENDED, 'JobFlow, set by you: `"true"` suspends the flow.'),
-        (constants.ANNOTATION_LAST_APPLIED, "Every child, set by Metacontroller."),
+        (ANNOTATION_SUSPENDED, 'JobFlow, set by you: `"true"` suspends the flow.'),
+        (ANNOTATION_LAST_APPLIED, "Every child, set by Metacontroller."),
     ]
     labels = [
-        (constants.LABEL_JOBFLOW_SHORT, "Job and its pods: the flow's name."),
-        (constants.LABEL_JOBFLOW, "Job and its pods: the flow's name."),
-        (constants.LABEL_STEP, "Job and its pods: the step's name."),
-        (constants.LABEL_ATTEMPT, 'Job and its pods: the attempt number, `"1"` first.'),
-        (constants.LABEL_RESOURCE, "ConfigMap and PersistentVolumeClaim children: the short name."),
+        (LABEL_JOBFLOW_SHORT, "Job and its pods: the flow's name."),
+        (LABEL_JOBFLOW, "Job and its pods: the flow's name."),
+        (LABEL_STEP, "Job and its pods: the step's name."),
+        (LABEL_ATTEMPT, 'Job and its pods: the attempt number, `"1"` first.'),
+        (LABEL_RESOURCE, "ConfigMap and PersistentVolumeClaim children: the short name."),
         ("controller-uid", "Every child, set by Metacontroller: the flow's uid."),
     ]
     lines = [
@@ -273,11 +291,13 @@ def constants_section() -> list[str]:
         "",
         "## Condition types and reasons",
         "",
-        "Condition types: " + ", ".join(f"`{kind}`" for kind in constants.ConditionType.ALL) + ".",
+        "Condition types: " + ", ".join(f"`{kind}`" for kind in ConditionType) + ".",
         "",
-        "Phase and condition reasons: "
-        + ", ".join(f"`{reason}`" for reason in _constant_values(constants.Reason))
-        + ".",
+        "Step reasons: "
+        + ", ".join(f"`{reason}`" for reason in StepReason)
+        + "; a failed step without retries keeps its Job's reason (e.g. `BackoffLimitExceeded`).",
+        "",
+        "Flow and condition reasons: " + ", ".join(f"`{reason}`" for reason in FlowReason) + ".",
         "",
     ]
     return lines
@@ -287,24 +307,24 @@ def top_level() -> list[str]:
     return [
         "## JobFlow",
         "",
-        f"`apiVersion: {api.API_VERSION}`, `kind: {api.KIND}`; namespaced; "
+        f"`apiVersion: {API_VERSION}`, `kind: {KIND}`; namespaced; "
         "plural `jobflows`, short names `jf` and `flow`.",
         "",
         *table(
             [
-                Row("`apiVersion`", "string", "required", "", f"`{api.API_VERSION}`."),
-                Row("`kind`", "string", "required", "", f"`{api.KIND}`."),
+                Row("`apiVersion`", "string", "required", "", f"`{API_VERSION}`."),
+                Row("`kind`", "string", "required", "", f"`{KIND}`."),
                 Row("`metadata`", "ObjectMeta", "required", "", "Name, namespace, labels..."),
                 Row(
                     "`spec`",
-                    type_name(api.JobFlowSpec),
+                    type_name(JobFlowSpec),
                     "required",
                     "",
-                    api.JobFlowSpec.__doc__ or "",
+                    JobFlowSpec.__doc__ or "",
                 ),
                 Row(
                     "`status`",
-                    type_name(api.JobFlowStatus),
+                    type_name(JobFlowStatus),
                     "none",
                     "",
                     "Written by the hooks through Metacontroller; never edited by hand.",
@@ -317,13 +337,13 @@ def top_level() -> list[str]:
 
 def render() -> str:
     """The whole of ``docs/API.md``."""
-    all_sections = sections([(api.JobFlowSpec, "spec"), (api.JobFlowStatus, "status")])
+    all_sections = sections([(JobFlowSpec, "spec"), (JobFlowStatus, "status")])
     spec_sections = [s for s in all_sections if s.paths[0].startswith("spec")]
     status_sections = [s for s in all_sections if s.paths[0].startswith("status")]
     lines = [
         "# JobFlow API reference",
         "",
-        f"<!-- Generated from hooks/zen_flow/api.py; regenerate with `{REGENERATE}`. -->",
+        f"<!-- Generated from hooks/zen_flow/api/; regenerate with `{REGENERATE}`. -->",
         "",
         "This page lists every field of the `JobFlow` resource. The [User guide](USER_GUIDE.md) "
         "explains how they work together, with examples. `kubectl explain jobflow.spec` "

@@ -1,0 +1,30 @@
+"""Every label, annotation and child type key the project reads or writes, defined once."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from zen_flow.api.group import GROUP
+
+DOMAIN: Final = GROUP
+
+# Labels on every Job and on its pod template.
+LABEL_JOBFLOW_SHORT: Final = "jobflow"
+LABEL_JOBFLOW: Final = f"{DOMAIN}/jobflow"
+LABEL_STEP: Final = f"{DOMAIN}/step"
+LABEL_ATTEMPT: Final = f"{DOMAIN}/attempt"
+# Labels on ConfigMap/PVC children.
+LABEL_RESOURCE: Final = f"{DOMAIN}/resource"
+
+# Annotations a user sets on a JobFlow.
+ANNOTATION_SUSPENDED: Final = f"{DOMAIN}/suspended"
+
+# Set by Metacontroller on every child it applies.
+ANNOTATION_LAST_APPLIED: Final = "metacontroller.k8s.io/last-applied-configuration"
+# Jobs queued by Kueue are suspended and resumed by Kueue, never by us.
+LABEL_KUEUE_QUEUE: Final = "kueue.x-k8s.io/queue-name"
+
+# Metacontroller child-map keys (hook versions v1 and v2 use the same type keys).
+CHILD_JOBS: Final = "Job.batch/v1"
+CHILD_CONFIGMAPS: Final = "ConfigMap.v1"
+CHILD_PVCS: Final = "PersistentVolumeClaim.v1"

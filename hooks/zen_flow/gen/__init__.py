@@ -1,0 +1,1 @@
+"""Generators of files derived from the API models: the CRD and the API reference."""

@@ -1,0 +1,1 @@
+"""The hook server: Flask app, settings, gunicorn configuration, metrics and logs."""

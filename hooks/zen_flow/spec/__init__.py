@@ -1,0 +1,1 @@
+"""Understanding a spec: cross-field validation, the step graph, and ``when`` conditions."""
