@@ -1,6 +1,6 @@
 """Sync requests as Metacontroller sends them, at 0 %, 50 % and 100 % of a flow's progress.
 
-A flow is driven by the real hook through ``zen_flow.simulator.FakeCluster``; then every
+A flow is driven by the real hook through the simulator's ``FakeMetacontroller``; then every
 Job is inflated to what the API server returns for it (uid, resourceVersion, the labels the
 Job controller adds, ownerReferences, managedFields, the defaulted spec with its selector,
 a full status), which is what makes a 5000-step request some 20 MB.
@@ -8,7 +8,7 @@ a full status), which is what makes a 5000-step request some 20 MB.
 Driving a 5000-step chain one link per sync would take thousands of syncs, so the Jobs of
 the steps that are to be finished are created by the hook in one sync, from a copy of the
 flow whose finished steps have no dependencies (same names, same templates: the very same
-Jobs). The FakeCluster finishes them; the real flow then adopts them, the way the hook
+Jobs). The FakeMetacontroller finishes them; the real flow then adopts them, the way the hook
 catches up when its status lags its children, and starts whatever is ready next.
 """
 
@@ -30,7 +30,8 @@ from zen_flow.api.times import format_time
 from zen_flow.engine.sync import sync
 from zen_flow.engine.wire import decode_request, encode_response
 from zen_flow.spec.dag import topological_order
-from zen_flow.tools.simulator import FakeCluster, is_active
+from zen_flow.tools.sim.jobs import finish_job, is_active
+from zen_flow.tools.sim.metacontroller import FakeMetacontroller
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
@@ -63,18 +64,18 @@ def build(shape: str, steps: int, progress: int) -> Fixture:
     return Fixture(shape, steps, progress, body, cluster.now, jobs)
 
 
-def drive(flow: dict[str, Any], finished: int) -> FakeCluster:
+def drive(flow: dict[str, Any], finished: int) -> FakeMetacontroller:
     """The flow after the first ``finished`` steps (in dependency order) have succeeded."""
     spec = flow["spec"]
     order = topological_order({s["name"]: s["dependencies"] for s in spec["steps"]})
     done = set(order[:finished])
-    cluster = FakeCluster(flow=copy.deepcopy(flow), now=START)
+    cluster = FakeMetacontroller(flow=copy.deepcopy(flow), now=START)
     if done:
         shortcut_flow = copy.deepcopy(flow)
         shortcut_flow["spec"]["steps"] = [
             {**step, "dependencies": []} for step in spec["steps"] if step["name"] in done
         ]
-        shortcut_cluster = FakeCluster(flow=shortcut_flow, now=START)
+        shortcut_cluster = FakeMetacontroller(flow=shortcut_flow, now=START)
         settle(shortcut_cluster)
         position = {name: index for index, name in enumerate(order)}
         jobs = sorted(
@@ -83,17 +84,17 @@ def drive(flow: dict[str, Any], finished: int) -> FakeCluster:
         for index, job in enumerate(jobs):
             # Finished one after the other, a second apart, like a flow that ran for a while.
             shortcut_cluster.now = START + timedelta(seconds=60 + index)
-            shortcut_cluster.finish_job(job["metadata"]["name"], succeeded=True)
+            finish_job(shortcut_cluster, job["metadata"]["name"], succeeded=True)
         cluster.children = shortcut_cluster.children
         cluster.now = shortcut_cluster.now + timedelta(seconds=1)
     settle(cluster)
     return cluster
 
 
-def settle(cluster: FakeCluster) -> None:
+def settle(cluster: FakeMetacontroller) -> None:
     """Sync until an answer changes nothing, as Metacontroller would after each change.
 
-    Like ``simulator.in_process`` (the same bytes in, the same bytes out), without its deep
+    Like ``transports.in_process`` (the same bytes in, the same bytes out), without its deep
     copy of every child: thousands of Jobs are serialised straight from the cluster.
     """
     for _ in range(MAX_SETTLE):
@@ -108,7 +109,7 @@ def settle(cluster: FakeCluster) -> None:
     raise RuntimeError("the hook's answers do not settle")
 
 
-def request_bytes(cluster: FakeCluster) -> bytes:
+def request_bytes(cluster: FakeMetacontroller) -> bytes:
     """The sync request Metacontroller would post for the cluster's current state."""
     flow = api_server_flow(cluster.flow, cluster.now)
     owner = flow["metadata"]

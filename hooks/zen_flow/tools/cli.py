@@ -22,16 +22,9 @@ from zen_flow.api.status import JobFlowStatus
 from zen_flow.spec.validation import InvalidSpecError
 from zen_flow.tools import diagram as drawing
 from zen_flow.tools.lint import Document, LintError, LintProblem, lint_text, single_flow
-from zen_flow.tools.simulate import (
-    Outcome,
-    Scenario,
-    Simulation,
-    SimulationError,
-    StopReason,
-    Tick,
-    format_offset,
-    simulate,
-)
+from zen_flow.tools.sim.run import Simulation, StopReason, Tick, simulate
+from zen_flow.tools.sim.scenario import Outcome, Scenario, SimulationError
+from zen_flow.tools.sim.timeline import format_offset
 
 DEBUG = "zen_flow.debug"
 PROGRESS_EVERY_SYNCS = 1000

@@ -1,16 +1,16 @@
-"""A small stand-in for Metacontroller and the Job controller, on a virtual clock.
+"""A fake Metacontroller, with the objects of one flow as the API server would hold them.
 
-It builds Metacontroller-shaped requests from the objects it holds, applies answers the way
-Metacontroller does (create missing children with the last-applied annotation, update
-changed ones, delete those left out, replace status), and lets a caller finish Jobs. The CLI's
-``simulate`` and the contract tests drive the real hooks with it.
+It builds Metacontroller-shaped requests from the objects it holds, and applies answers the
+way Metacontroller does: status replaced; missing children created with the last-applied
+annotation; changed ones updated (a Job only in ``spec.suspend``, as a real API server
+refuses other changes); children left out deleted. It refuses what Metacontroller or the API
+server would refuse, so a test that passes here does not depend on luck there.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,11 +24,9 @@ from zen_flow.api.labels import (
     LABEL_STEP,
 )
 from zen_flow.api.times import format_time
+from zen_flow.tools.sim.transports import Transport
 
-Transport = Callable[[dict[str, Any], datetime, bool], dict[str, Any]]
-"""Sends a hook request (request, now, finalizing) and returns the decoded response."""
-
-_TYPE_KEYS = {"Job": CHILD_JOBS, "ConfigMap": CHILD_CONFIGMAPS, "PersistentVolumeClaim": CHILD_PVCS}
+TYPE_KEYS = {"Job": CHILD_JOBS, "ConfigMap": CHILD_CONFIGMAPS, "PersistentVolumeClaim": CHILD_PVCS}
 _ALLOWED_RESPONSE_KEYS = {"status", "children", "resyncAfterSeconds", "finalized"}
 
 
@@ -46,8 +44,8 @@ class Change:
 
 
 @dataclass
-class FakeCluster:
-    """One JobFlow and its children, as the API server would hold them."""
+class FakeMetacontroller:
+    """One JobFlow and its children, and Metacontroller's side of the hook calls."""
 
     flow: dict[str, Any]
     now: datetime
@@ -75,10 +73,10 @@ class FakeCluster:
 
     def request(self, finalizing: bool = False) -> dict[str, Any]:
         """The request Metacontroller would send now."""
-        by_type: dict[str, dict[str, Any]] = {key: {} for key in _TYPE_KEYS.values()}
+        by_type: dict[str, dict[str, Any]] = {key: {} for key in TYPE_KEYS.values()}
         for (kind, name), obj in sorted(self.children.items()):
             key = name if self.hook_version == "v1" else f"{self.namespace}/{name}"
-            by_type[_TYPE_KEYS[kind]][key] = copy.deepcopy(obj)
+            by_type[TYPE_KEYS[kind]][key] = copy.deepcopy(obj)
         return {
             "controller": {"metadata": {"name": "zen-flow"}},
             "parent": copy.deepcopy(self.flow),
@@ -110,7 +108,7 @@ class FakeCluster:
             key = (child["kind"], child["metadata"]["name"])
             if key in desired:
                 raise ApplyError(f"child {key} listed twice")
-            if child["kind"] not in _TYPE_KEYS:
+            if child["kind"] not in TYPE_KEYS:
                 raise ApplyError(f"child kind {child['kind']} is not a declared child type")
             namespace = child["metadata"].get("namespace", self.namespace)
             if namespace != self.namespace:
@@ -133,7 +131,7 @@ class FakeCluster:
         meta.setdefault("namespace", self.namespace)
         meta["creationTimestamp"] = format_time(self.now)
         meta["uid"] = f"uid-{meta['name']}"
-        meta.setdefault("annotations", {})[ANNOTATION_LAST_APPLIED] = _canonical(desired)
+        meta.setdefault("annotations", {})[ANNOTATION_LAST_APPLIED] = canonical(desired)
         if obj["kind"] == "Job":
             obj["status"] = {}
             if not obj["spec"].get("suspend"):
@@ -143,7 +141,7 @@ class FakeCluster:
     def _update(self, key: tuple[str, str], desired: dict[str, Any]) -> bool:
         live = self.children[key]
         last = json.loads(live["metadata"]["annotations"][ANNOTATION_LAST_APPLIED])
-        if _canonical(last) == _canonical(desired):
+        if canonical(last) == canonical(desired):
             return False
         if key[0] == "Job":
             changed_spec = {
@@ -160,10 +158,10 @@ class FakeCluster:
             for field_name, value in desired.items():
                 if field_name != "metadata":
                     live[field_name] = copy.deepcopy(value)
-        live["metadata"]["annotations"][ANNOTATION_LAST_APPLIED] = _canonical(desired)
+        live["metadata"]["annotations"][ANNOTATION_LAST_APPLIED] = canonical(desired)
         return True
 
-    # -- the Job controller ---------------------------------------------------------------
+    # -- the objects, as the API server lists them ----------------------------------------
 
     def jobs(self) -> list[dict[str, Any]]:
         return [obj for (kind, _), obj in sorted(self.children.items()) if kind == "Job"]
@@ -175,47 +173,11 @@ class FakeCluster:
                 return obj
         return None
 
-    def finish_job(self, name: str, succeeded: bool, reason: str = "") -> None:
-        """Give a Job its terminal condition at the current time."""
-        obj = self.children[("Job", name)]
-        at = format_time(self.now)
-        condition = {
-            "type": "Complete" if succeeded else "Failed",
-            "status": "True",
-            "reason": reason or ("" if succeeded else "BackoffLimitExceeded"),
-            "message": "",
-            "lastTransitionTime": at,
-        }
-        status = obj.setdefault("status", {})
-        status.setdefault("startTime", at)
-        status["conditions"] = [*status.get("conditions", []), condition]
-        if succeeded:
-            status["completionTime"] = at
-            status["succeeded"] = 1
-        else:
-            status["failed"] = 1
-
     def delete(self, kind: str, name: str) -> None:
+        """A user (or a TTL) deletes a child."""
         del self.children[(kind, name)]
 
 
-def is_active(job: dict[str, Any]) -> bool:
-    """A Job without a terminal condition."""
-    return not any(
-        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-        for c in (job.get("status") or {}).get("conditions", [])
-    )
-
-
-def _canonical(obj: Any) -> str:
+def canonical(obj: Any) -> str:
+    """The JSON Metacontroller compares and stores as the last-applied configuration."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
-
-
-def in_process(request: dict[str, Any], now: datetime, finalizing: bool) -> dict[str, Any]:
-    """A transport that calls the core directly, through the same bytes as the server."""
-    from zen_flow.engine.sync import sync
-    from zen_flow.engine.wire import decode_request, encode_response
-
-    decoded = decode_request(json.dumps({**request, "finalizing": finalizing}).encode())
-    answer: dict[str, Any] = json.loads(encode_response(sync(decoded, now).response))
-    return answer

@@ -19,7 +19,7 @@ from zen_flow.api.spec import JobFlowSpec
 from zen_flow.api.status import JobFlowStatus
 from zen_flow.gen import crd
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CRD_FILE = ROOT / "crds" / "workflow.zen.io_jobflows.yaml"
 
 Schema = dict[str, Any]

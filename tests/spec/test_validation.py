@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.flows import job_template, step
+from tests.support.flows import job_template, step
 from zen_flow.api.durations import parse_duration
 from zen_flow.spec.dag import ancestors, find_cycle, topological_order
 from zen_flow.spec.validation import InvalidSpecError, parse_spec

@@ -6,11 +6,13 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from tests.flows import T0, jobflow, step
+from tests.support.flows import T0, jobflow, step
 from zen_flow.api.labels import ANNOTATION_LAST_APPLIED
 from zen_flow.engine.sync import sync
 from zen_flow.engine.wire import decode_request, encode_response
-from zen_flow.tools.simulator import FakeCluster, in_process
+from zen_flow.tools.sim.jobs import finish_job
+from zen_flow.tools.sim.metacontroller import FakeMetacontroller
+from zen_flow.tools.sim.transports import in_process
 
 
 def answer(request: dict[str, Any], seconds: float = 0) -> dict[str, Any]:
@@ -53,7 +55,7 @@ def test_job_carries_flow_labels_and_keeps_the_users() -> None:
             }
         },
     )
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     cluster.call(in_process)
     job = cluster.jobs()[0]
     meta = job["metadata"]
@@ -80,9 +82,9 @@ def test_job_carries_flow_labels_and_keeps_the_users() -> None:
 
 
 def test_finished_step_whose_job_vanished_is_not_rerun() -> None:
-    cluster = FakeCluster(jobflow("sticky", step("a"), step("b", "a")), T0)
+    cluster = FakeMetacontroller(jobflow("sticky", step("a"), step("b", "a")), T0)
     cluster.call(in_process)
-    cluster.finish_job(cluster.jobs()[0]["metadata"]["name"], succeeded=True)
+    finish_job(cluster, cluster.jobs()[0]["metadata"]["name"], succeeded=True)
     cluster.call(in_process)
     first = cluster.job("a")
     assert first is not None
@@ -93,7 +95,7 @@ def test_finished_step_whose_job_vanished_is_not_rerun() -> None:
 
 
 def test_missing_job_of_a_running_step_is_recreated_under_the_same_name() -> None:
-    cluster = FakeCluster(jobflow("lost", step("a")), T0)
+    cluster = FakeMetacontroller(jobflow("lost", step("a")), T0)
     cluster.call(in_process)
     name = cluster.jobs()[0]["metadata"]["name"]
     cluster.delete("Job", name)
@@ -102,7 +104,7 @@ def test_missing_job_of_a_running_step_is_recreated_under_the_same_name() -> Non
 
 
 def test_status_lagging_behind_jobs_does_not_start_a_second_job() -> None:
-    cluster = FakeCluster(jobflow("lag", step("a")), T0)
+    cluster = FakeMetacontroller(jobflow("lag", step("a")), T0)
     cluster.call(in_process)
     cluster.flow.pop("status")  # our status write is not in the cache yet
     cluster.now += timedelta(seconds=3)
@@ -113,16 +115,16 @@ def test_status_lagging_behind_jobs_does_not_start_a_second_job() -> None:
 
 
 def test_condition_transition_time_moves_only_on_a_transition() -> None:
-    cluster = FakeCluster(jobflow("cond", step("a"), step("b", "a")), T0)
+    cluster = FakeMetacontroller(jobflow("cond", step("a"), step("b", "a")), T0)
     cluster.call(in_process)
     before = {c["type"]: c["lastTransitionTime"] for c in cluster.status["conditions"]}
     cluster.now += timedelta(minutes=5)
-    cluster.finish_job(cluster.jobs()[0]["metadata"]["name"], succeeded=True)
+    finish_job(cluster, cluster.jobs()[0]["metadata"]["name"], succeeded=True)
     cluster.call(in_process)
     after = {c["type"]: c["lastTransitionTime"] for c in cluster.status["conditions"]}
     assert after == before, "still Running: no condition changed"
     cluster.now += timedelta(minutes=5)
-    cluster.finish_job(cluster.job("b")["metadata"]["name"], succeeded=True)  # type: ignore[index]
+    finish_job(cluster, cluster.job("b")["metadata"]["name"], succeeded=True)  # type: ignore[index]
     cluster.call(in_process)
     final = {c["type"]: c for c in cluster.status["conditions"]}
     assert final["Complete"]["status"] == "True"
@@ -131,7 +133,7 @@ def test_condition_transition_time_moves_only_on_a_transition() -> None:
 
 
 def test_existing_job_is_re_emitted_exactly_as_last_applied() -> None:
-    cluster = FakeCluster(jobflow("same", step("a")), T0)
+    cluster = FakeMetacontroller(jobflow("same", step("a")), T0)
     cluster.call(in_process)
     job = cluster.jobs()[0]
     applied = job["metadata"]["annotations"][ANNOTATION_LAST_APPLIED]
@@ -141,7 +143,7 @@ def test_existing_job_is_re_emitted_exactly_as_last_applied() -> None:
 
 
 def test_children_the_spec_no_longer_names_are_kept() -> None:
-    cluster = FakeCluster(jobflow("shrink", step("a"), step("b")), T0)
+    cluster = FakeMetacontroller(jobflow("shrink", step("a"), step("b")), T0)
     cluster.call(in_process)
     cluster.flow["spec"]["steps"] = cluster.flow["spec"]["steps"][:1]
     cluster.call(in_process)
@@ -150,7 +152,7 @@ def test_children_the_spec_no_longer_names_are_kept() -> None:
 
 
 def test_child_without_last_applied_is_re_emitted_without_server_fields() -> None:
-    cluster = FakeCluster(jobflow("foreign", step("a")), T0)
+    cluster = FakeMetacontroller(jobflow("foreign", step("a")), T0)
     request = cluster.request()
     request["children"]["ConfigMap.v1"]["team-a/extra"] = {
         "apiVersion": "v1",
@@ -176,7 +178,7 @@ def test_child_without_last_applied_is_re_emitted_without_server_fields() -> Non
 
 
 def test_unreadable_previous_status_is_rewritten() -> None:
-    cluster = FakeCluster(jobflow("garbled", step("a")), T0)
+    cluster = FakeMetacontroller(jobflow("garbled", step("a")), T0)
     cluster.flow["status"] = {"phase": "Exploded", "steps": "nope"}
     cluster.call(in_process)
     assert cluster.status["phase"] == "Running"
@@ -184,25 +186,25 @@ def test_unreadable_previous_status_is_rewritten() -> None:
 
 def test_status_stays_compact() -> None:
     steps = [step(f"step-{i:04d}", *([f"step-{i - 1:04d}"] if i else [])) for i in range(200)]
-    cluster = FakeCluster(jobflow("big", *steps), T0)
+    cluster = FakeMetacontroller(jobflow("big", *steps), T0)
     cluster.call(in_process)
     size = len(json.dumps(cluster.status, separators=(",", ":")))
     assert size / 200 < 200, "a pending step takes well under 200 bytes"
 
 
 def test_response_has_only_the_keys_metacontroller_accepts() -> None:
-    response = answer(FakeCluster(jobflow("keys", step("a")), T0).request())
+    response = answer(FakeMetacontroller(jobflow("keys", step("a")), T0).request())
     assert set(response) == {"status", "children"}
 
 
 def test_finalize_with_nothing_left_is_finalized() -> None:
-    request = FakeCluster(jobflow("empty", step("a")), T0).request(finalizing=True)
+    request = FakeMetacontroller(jobflow("empty", step("a")), T0).request(finalizing=True)
     response = answer(request)
     assert response["finalized"] is True
     assert response["children"] == []
 
 
-def run_until_settled(cluster: FakeCluster, outcomes: dict[str, bool]) -> None:
+def run_until_settled(cluster: FakeMetacontroller, outcomes: dict[str, bool]) -> None:
     """Finish every Job as ``outcomes`` says (default: success) until nothing changes."""
     for _ in range(20):
         cluster.call(in_process)
@@ -211,7 +213,7 @@ def run_until_settled(cluster: FakeCluster, outcomes: dict[str, bool]) -> None:
             return
         for job in active:
             step_name = job["metadata"]["labels"]["workflow.zen.io/step"]
-            cluster.finish_job(job["metadata"]["name"], outcomes.get(step_name, True))
+            finish_job(cluster, job["metadata"]["name"], outcomes.get(step_name, True))
         cluster.now += timedelta(seconds=1)
 
 
@@ -222,7 +224,7 @@ def test_readiness_counts_skipped_and_tolerated_failures_as_done() -> None:
         step("flaky", continueOnFailure=True),
         step("after", "gate", "flaky"),
     )
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     run_until_settled(cluster, {"flaky": False})
     by_name = {s["name"]: s for s in cluster.status["steps"]}
     assert (by_name["gate"]["phase"], by_name["gate"]["reason"]) == ("Skipped", "ConditionFalse")
@@ -241,7 +243,7 @@ def test_readiness_counts_skipped_and_tolerated_failures_as_done() -> None:
 
 def test_failure_propagates_to_every_step_that_has_not_started() -> None:
     flow = jobflow("prop", step("a"), step("b", "a"), step("c", "b"), step("side"))
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     run_until_settled(cluster, {"a": False})
     by_name = {s["name"]: s for s in cluster.status["steps"]}
     assert [by_name[n]["reason"] for n in ("b", "c")] == ["UpstreamFailed", "UpstreamFailed"]
@@ -254,9 +256,9 @@ def test_failure_propagates_to_every_step_that_has_not_started() -> None:
 
 def test_all_ready_steps_start_in_one_sync_in_declaration_order() -> None:
     flow = jobflow("wide", step("root"), *[step(f"leaf-{i}", "root") for i in range(5)])
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     cluster.call(in_process)
-    cluster.finish_job(cluster.jobs()[0]["metadata"]["name"], True)
+    finish_job(cluster, cluster.jobs()[0]["metadata"]["name"], True)
     response = cluster.call(in_process)
     created = [c["metadata"]["labels"]["workflow.zen.io/step"] for c in response["children"]]
     assert created[:5] == [f"leaf-{i}" for i in range(5)]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.manifest_support import (
+from tests.support.manifests import (
     CLUSTER_SCOPED,
     ROOT,
     Obj,

@@ -15,7 +15,9 @@ import yaml
 from click.testing import CliRunner, Result
 
 from zen_flow.tools import cli
-from zen_flow.tools.simulate import EventKind, Outcome, Scenario, StopReason, simulate
+from zen_flow.tools.sim.run import StopReason, simulate
+from zen_flow.tools.sim.scenario import Outcome, Scenario
+from zen_flow.tools.sim.timeline import EventKind
 
 
 def job_template(**spec: Any) -> dict[str, Any]:

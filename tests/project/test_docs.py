@@ -42,7 +42,7 @@ from zen_flow.api.spec import JobFlowSpec
 from zen_flow.api.status import FlowPhase, JobFlowStatus
 from zen_flow.gen import apidoc
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 MY_DOCS = [
     "API.md",

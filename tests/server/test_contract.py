@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
-from tests.flows import T0, HttpTransport, at, jobflow, step
-from zen_flow.tools.simulator import FakeCluster
+from tests.support.flows import T0, at, jobflow, step
+from zen_flow.tools.sim.jobs import finish_job
+from zen_flow.tools.sim.metacontroller import FakeMetacontroller
+from zen_flow.tools.sim.transports import HttpTransport
 
 
-def names_of_running_jobs(cluster: FakeCluster) -> list[str]:
+def names_of_running_jobs(cluster: FakeMetacontroller) -> list[str]:
     return sorted(
         j["metadata"]["labels"]["workflow.zen.io/step"]
         for j in cluster.jobs()
@@ -26,22 +28,24 @@ def names_of_running_jobs(cluster: FakeCluster) -> list[str]:
     )
 
 
-def phases(cluster: FakeCluster) -> dict[str, str]:
+def phases(cluster: FakeMetacontroller) -> dict[str, str]:
     return {s["name"]: s["phase"] for s in cluster.status["steps"]}
 
 
-def condition(cluster: FakeCluster, kind: str) -> dict[str, Any]:
+def condition(cluster: FakeMetacontroller, kind: str) -> dict[str, Any]:
     return next(c for c in cluster.status["conditions"] if c["type"] == kind)
 
 
-def finish(cluster: FakeCluster, step_name: str, succeeded: bool = True, attempt: int = 1) -> None:
+def finish(
+    cluster: FakeMetacontroller, step_name: str, succeeded: bool = True, attempt: int = 1
+) -> None:
     job = cluster.job(step_name, attempt)
     assert job is not None, f"no Job for {step_name} attempt {attempt}"
-    cluster.finish_job(job["metadata"]["name"], succeeded)
+    finish_job(cluster, job["metadata"]["name"], succeeded)
 
 
 def test_linear_chain_runs_one_step_at_a_time_to_completion(http: HttpTransport) -> None:
-    cluster = FakeCluster(jobflow("chain", step("a"), step("b", "a"), step("c", "b")), T0)
+    cluster = FakeMetacontroller(jobflow("chain", step("a"), step("b", "a"), step("c", "b")), T0)
     for expected in ("a", "b", "c"):
         cluster.call(http)
         assert names_of_running_jobs(cluster) == [expected]
@@ -57,7 +61,7 @@ def test_linear_chain_runs_one_step_at_a_time_to_completion(http: HttpTransport)
 
 def test_diamond_starts_both_branches_in_the_same_sync(http: HttpTransport) -> None:
     flow = jobflow("diamond", step("a"), step("b", "a"), step("c", "a"), step("d", "b", "c"))
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     cluster.call(http)
     finish(cluster, "a")
     cluster.call(http)
@@ -75,7 +79,7 @@ def test_diamond_starts_both_branches_in_the_same_sync(http: HttpTransport) -> N
 
 def test_fan_in_waits_for_every_dependency(http: HttpTransport) -> None:
     flow = jobflow("fanin", step("x"), step("y"), step("z"), step("w", "x", "y", "z"))
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     cluster.call(http)
     assert names_of_running_jobs(cluster) == ["x", "y", "z"]
     for name in ("x", "y"):
@@ -89,7 +93,7 @@ def test_fan_in_waits_for_every_dependency(http: HttpTransport) -> None:
 
 def test_failed_step_stops_new_starts_and_fails_the_flow(http: HttpTransport) -> None:
     flow = jobflow("stop", step("a"), step("b"), step("after-a", "a"), step("after-b", "b"))
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     cluster.call(http)
     finish(cluster, "a", succeeded=False)
     cluster.call(http)
@@ -109,7 +113,7 @@ def test_failed_step_stops_new_starts_and_fails_the_flow(http: HttpTransport) ->
 
 def test_continue_on_failure_lets_dependents_run(http: HttpTransport) -> None:
     flow = jobflow("tolerant", step("flaky", continueOnFailure=True), step("next", "flaky"))
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     cluster.call(http)
     finish(cluster, "flaky", succeeded=False)
     cluster.call(http)
@@ -123,7 +127,7 @@ def test_continue_on_failure_lets_dependents_run(http: HttpTransport) -> None:
 def test_spec_that_becomes_invalid_mid_run_keeps_children_and_recovers(
     http: HttpTransport,
 ) -> None:
-    cluster = FakeCluster(jobflow("edit", step("a"), step("b", "a")), T0)
+    cluster = FakeMetacontroller(jobflow("edit", step("a"), step("b", "a")), T0)
     cluster.call(http)
     finish(cluster, "a")
     cluster.call(http)
@@ -152,7 +156,7 @@ def test_spec_that_becomes_invalid_mid_run_keeps_children_and_recovers(
 
 def test_cycle_is_reported_with_its_steps(http: HttpTransport) -> None:
     flow = jobflow("loop", step("a", "c"), step("b", "a"), step("c", "b"))
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     cluster.call(http)
     assert cluster.status["reason"] == "InvalidSpec"
     assert "dependency cycle: a -> c -> b -> a" in condition(cluster, "InvalidSpec")["message"]
@@ -160,12 +164,12 @@ def test_cycle_is_reported_with_its_steps(http: HttpTransport) -> None:
 
 
 def test_edited_template_does_not_touch_the_running_job(http: HttpTransport) -> None:
-    cluster = FakeCluster(jobflow("retemplate", step("a"), step("b", "a")), T0)
+    cluster = FakeMetacontroller(jobflow("retemplate", step("a"), step("b", "a")), T0)
     cluster.call(http)
     running = copy.deepcopy(cluster.jobs()[0])
     for item in cluster.flow["spec"]["steps"]:
         item["template"]["spec"]["template"]["spec"]["containers"][0]["image"] = "busybox:1.37"
-    cluster.call(http)  # FakeCluster raises on any immutable-field change
+    cluster.call(http)  # FakeMetacontroller raises on any immutable-field change
     assert cluster.jobs()[0] == running
     finish(cluster, "a")
     cluster.call(http)
@@ -183,7 +187,7 @@ def test_finalize_removes_running_jobs_first_then_the_rest(http: HttpTransport) 
             "configMapTemplates": [{"metadata": {"name": "cfg"}, "data": {"k": "v"}}]
         },
     )
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     cluster.call(http)
     cluster.call(http)  # ConfigMap observed: steps start
     finish(cluster, "a")
@@ -204,7 +208,9 @@ def test_finalize_removes_running_jobs_first_then_the_rest(http: HttpTransport) 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
 def test_hook_versions_v1_and_v2_give_the_same_answers(http: HttpTransport, version: str) -> None:
-    cluster = FakeCluster(jobflow("keys", step("a"), step("b", "a")), T0, hook_version=version)
+    cluster = FakeMetacontroller(
+        jobflow("keys", step("a"), step("b", "a")), T0, hook_version=version
+    )
     cluster.call(http)
     finish(cluster, "a")
     cluster.call(http)
@@ -245,7 +251,7 @@ def test_resource_templates_are_created_first_and_referenced_by_short_name(
             "configMapTemplates": [{"metadata": {"name": "settings"}, "data": {"mode": "fast"}}],
         },
     )
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     cluster.call(http)
     assert cluster.jobs() == [], "steps wait until the resources are observed"
     assert ("PersistentVolumeClaim", "res-scratch") in cluster.children
@@ -325,7 +331,7 @@ def test_metrics_count_real_requests_across_workers(http: HttpTransport, server:
         return samples
 
     before = scrape()
-    cluster = FakeCluster(jobflow("metrics", step("a"), step("b")), T0)
+    cluster = FakeMetacontroller(jobflow("metrics", step("a"), step("b")), T0)
     for _ in range(5):
         cluster.call(http)
     http.post("/sync", b"nope")
@@ -341,7 +347,7 @@ def test_metrics_count_real_requests_across_workers(http: HttpTransport, server:
 
 def test_test_clock_header_is_ignored_unless_enabled(server_log: tuple[str, Any]) -> None:
     base, _ = server_log
-    cluster = FakeCluster(jobflow("clock", step("a")), T0)
+    cluster = FakeMetacontroller(jobflow("clock", step("a")), T0)
     cluster.call(HttpTransport(base))
     assert cluster.status["startTime"] != "2026-03-01T12:00:00Z"
     assert cluster.status["startTime"] > "2026-11-01"
@@ -349,11 +355,11 @@ def test_test_clock_header_is_ignored_unless_enabled(server_log: tuple[str, Any]
 
 def test_log_lines_are_json_with_the_flow(server_log: tuple[str, Any]) -> None:
     base, log = server_log
-    request = FakeCluster(jobflow("logged", step("a")), T0).request()
+    request = FakeMetacontroller(jobflow("logged", step("a")), T0).request()
     request["children"] = {"Job.batch/v1": {"x": {"metadata": {"labels": 5}}}}
     code, _ = HttpTransport(base).post("/sync", json.dumps(request).encode())
     assert code == 400
-    FakeCluster(jobflow("logged", step("a")), T0).call(HttpTransport(base))
+    FakeMetacontroller(jobflow("logged", step("a")), T0).call(HttpTransport(base))
     lines = [line for line in log.read_text().splitlines() if line.startswith("{")]
     records = [json.loads(line) for line in lines]
     assert any(r.get("message", "").startswith("hook sync answered 400") for r in records)
@@ -363,7 +369,7 @@ def test_log_lines_are_json_with_the_flow(server_log: tuple[str, Any]) -> None:
 
 
 def test_same_request_same_clock_same_bytes(http: HttpTransport) -> None:
-    cluster = FakeCluster(jobflow("same", step("a"), step("b", "a")), T0)
+    cluster = FakeMetacontroller(jobflow("same", step("a"), step("b", "a")), T0)
     cluster.call(http)
     body = json.dumps(cluster.request()).encode()
     first = http.post("/sync", body, at(30))

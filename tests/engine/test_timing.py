@@ -11,20 +11,22 @@ from typing import Any
 
 import pytest
 
-from tests.flows import T0, HttpTransport, jobflow, step
+from tests.support.flows import T0, jobflow, step
 from zen_flow.api.times import parse_time
-from zen_flow.tools.simulator import FakeCluster, is_active
+from zen_flow.tools.sim.jobs import finish_job, is_active
+from zen_flow.tools.sim.metacontroller import FakeMetacontroller
+from zen_flow.tools.sim.transports import HttpTransport
 
 
-def step_status(cluster: FakeCluster, name: str) -> dict[str, Any]:
+def step_status(cluster: FakeMetacontroller, name: str) -> dict[str, Any]:
     return next(s for s in cluster.status["steps"] if s["name"] == name)
 
 
-def condition(cluster: FakeCluster, kind: str) -> dict[str, Any]:
+def condition(cluster: FakeMetacontroller, kind: str) -> dict[str, Any]:
     return next(c for c in cluster.status["conditions"] if c["type"] == kind)
 
 
-def active_job(cluster: FakeCluster, step_name: str) -> dict[str, Any] | None:
+def active_job(cluster: FakeMetacontroller, step_name: str) -> dict[str, Any] | None:
     for job in cluster.jobs():
         labels = job["metadata"]["labels"]
         if labels["workflow.zen.io/step"] == step_name and is_active(job):
@@ -34,13 +36,13 @@ def active_job(cluster: FakeCluster, step_name: str) -> dict[str, Any] | None:
 
 def run_failing_step(
     http: HttpTransport, retry_policy: dict[str, Any] | None, seed: int
-) -> tuple[FakeCluster, list[float]]:
+) -> tuple[FakeMetacontroller, list[float]]:
     """Every attempt fails 2 s after it starts; the server is asked at random moments.
 
     Returns the cluster and, per retry, the seconds from the failure to the next start.
     """
     fields = {"retryPolicy": retry_policy} if retry_policy is not None else {}
-    cluster = FakeCluster(jobflow(f"retry-{seed}", step("work", **fields)), T0)
+    cluster = FakeMetacontroller(jobflow(f"retry-{seed}", step("work", **fields)), T0)
     rng = random.Random(seed)
     failed_at: dict[int, float] = {}
     for _ in range(2000):
@@ -50,7 +52,7 @@ def run_failing_step(
         elapsed = (cluster.now - T0).total_seconds()
         for job in cluster.jobs():
             if is_active(job) and elapsed - _offset(job["metadata"]["creationTimestamp"]) >= 2:
-                cluster.finish_job(job["metadata"]["name"], succeeded=False)
+                finish_job(cluster, job["metadata"]["name"], succeeded=False)
                 failed_at[_attempt(job)] = elapsed
         cluster.now += timedelta(seconds=rng.uniform(0.2, 1.5))
     retries = sorted((_attempt(job), job) for job in cluster.jobs() if _attempt(job) > 1)
@@ -110,10 +112,10 @@ def test_no_retry_policy_means_one_attempt(http: HttpTransport) -> None:
 
 def test_backoff_wait_is_stable_and_requeues_exactly_when_due(http: HttpTransport) -> None:
     policy = {"limit": 1, "backoff": {"type": "Fixed", "duration": "30s"}}
-    cluster = FakeCluster(jobflow("wait", step("a", retryPolicy=policy)), T0)
+    cluster = FakeMetacontroller(jobflow("wait", step("a", retryPolicy=policy)), T0)
     cluster.call(http)
     cluster.now += timedelta(seconds=10)
-    cluster.finish_job(cluster.jobs()[0]["metadata"]["name"], succeeded=False)
+    finish_job(cluster, cluster.jobs()[0]["metadata"]["name"], succeeded=False)
     cluster.call(http)
     first = cluster.status
     status = step_status(cluster, "a")
@@ -137,12 +139,12 @@ def test_flow_backoff_limit_caps_retries_of_all_steps(http: HttpTransport) -> No
         step("b", retryPolicy=policy),
         executionPolicy={"backoffLimit": 3},
     )
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     for _ in range(40):
         cluster.call(http)
         for job in cluster.jobs():
             if is_active(job):
-                cluster.finish_job(job["metadata"]["name"], succeeded=False)
+                finish_job(cluster, job["metadata"]["name"], succeeded=False)
         cluster.now += timedelta(seconds=2)
         if cluster.status["phase"] == "Failed":
             break
@@ -159,7 +161,7 @@ def test_hanging_step_fails_by_its_jobs_active_deadline(http: HttpTransport) -> 
     template_limit["template"]["spec"]["activeDeadlineSeconds"] = 600
     tighter = step("tight", timeoutSeconds=300)
     tighter["template"]["spec"]["activeDeadlineSeconds"] = 45
-    cluster = FakeCluster(jobflow("hang", template_limit, tighter), T0)
+    cluster = FakeMetacontroller(jobflow("hang", template_limit, tighter), T0)
     cluster.call(http)
     hang = cluster.job("hang")
     tight = cluster.job("tight")
@@ -168,7 +170,7 @@ def test_hanging_step_fails_by_its_jobs_active_deadline(http: HttpTransport) -> 
     assert tight["spec"]["activeDeadlineSeconds"] == 45
     # Kubernetes enforces the deadline, even while the hooks are down.
     cluster.now += timedelta(seconds=30)
-    cluster.finish_job(hang["metadata"]["name"], succeeded=False, reason="DeadlineExceeded")
+    finish_job(cluster, hang["metadata"]["name"], succeeded=False, reason="DeadlineExceeded")
     cluster.call(http)
     status = step_status(cluster, "hang")
     assert status["reason"] == "BackoffWait"
@@ -178,7 +180,7 @@ def test_hanging_step_fails_by_its_jobs_active_deadline(http: HttpTransport) -> 
     second = cluster.job("hang", 2)
     assert second is not None
     cluster.now += timedelta(seconds=30)
-    cluster.finish_job(second["metadata"]["name"], succeeded=False, reason="DeadlineExceeded")
+    finish_job(cluster, second["metadata"]["name"], succeeded=False, reason="DeadlineExceeded")
     cluster.call(http)
     status = step_status(cluster, "hang")
     assert (status["phase"], status["reason"]) == ("Failed", "RetryLimitReached")
@@ -193,12 +195,12 @@ def test_flow_deadline_bounds_new_jobs_and_fails_the_flow(http: HttpTransport) -
         step("c", "b"),
         executionPolicy={"activeDeadlineSeconds": 100},
     )
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     cluster.call(http)
     assert cluster.job("a")["spec"]["activeDeadlineSeconds"] == 100  # type: ignore[index]
     assert cluster.resync_after == 100
     cluster.now += timedelta(seconds=40)
-    cluster.finish_job(cluster.job("a")["metadata"]["name"], succeeded=True)  # type: ignore[index]
+    finish_job(cluster, cluster.job("a")["metadata"]["name"], succeeded=True)  # type: ignore[index]
     cluster.call(http)
     job_b = cluster.job("b")
     assert job_b is not None
@@ -209,7 +211,7 @@ def test_flow_deadline_bounds_new_jobs_and_fails_the_flow(http: HttpTransport) -
     assert step_status(cluster, "c")["phase"] == "Skipped"
     assert step_status(cluster, "c")["reason"] == "DeadlineExceeded"
     assert cluster.status["phase"] == "Running", "b still runs until its Job ends"
-    cluster.finish_job(job_b["metadata"]["name"], succeeded=False, reason="DeadlineExceeded")
+    finish_job(cluster, job_b["metadata"]["name"], succeeded=False, reason="DeadlineExceeded")
     cluster.call(http)
     assert cluster.status["phase"] == "Failed"
     assert cluster.status["reason"] == "DeadlineExceeded"
@@ -229,9 +231,9 @@ def test_flow_deadline_bounds_new_jobs_and_fails_the_flow(http: HttpTransport) -
 )
 def test_when_decides_whether_a_step_runs(http: HttpTransport, when: str, runs: bool) -> None:
     flow = jobflow("cond", step("a"), step("b", "a", when=when), step("c", "b"))
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     cluster.call(http)
-    cluster.finish_job(cluster.job("a")["metadata"]["name"], succeeded=True)  # type: ignore[index]
+    finish_job(cluster, cluster.job("a")["metadata"]["name"], succeeded=True)  # type: ignore[index]
     cluster.call(http)
     b = step_status(cluster, "b")
     if runs:
@@ -252,7 +254,7 @@ def test_when_decides_whether_a_step_runs(http: HttpTransport, when: str, runs: 
 )
 def test_invalid_when_is_an_invalid_spec(http: HttpTransport, when: str, message: str) -> None:
     flow = jobflow("badwhen", step("a"), step("b", "a", when=when), step("c"))
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     cluster.call(http)
     assert cluster.status["reason"] == "InvalidSpec"
     assert message in condition(cluster, "InvalidSpec")["message"]
@@ -260,7 +262,7 @@ def test_invalid_when_is_an_invalid_spec(http: HttpTransport, when: str, message
 
 def test_suspend_mid_run_then_resume_to_completion(http: HttpTransport) -> None:
     flow = jobflow("pause", step("a"), step("b"), step("c", "a", "b"))
-    cluster = FakeCluster(flow, T0)
+    cluster = FakeMetacontroller(flow, T0)
     cluster.call(http)
     job_a, job_b = cluster.job("a"), cluster.job("b")
     assert job_a is not None and job_b is not None
@@ -268,12 +270,12 @@ def test_suspend_mid_run_then_resume_to_completion(http: HttpTransport) -> None:
     annotations = cluster.flow["metadata"].setdefault("annotations", {})
     annotations["workflow.zen.io/suspended"] = "true"
     cluster.now += timedelta(seconds=5)
-    cluster.call(http)  # FakeCluster rejects any change but spec.suspend
+    cluster.call(http)  # FakeMetacontroller rejects any change but spec.suspend
     assert cluster.status["phase"] == "Suspended"
     assert condition(cluster, "Suspended")["status"] == "True"
     assert job_a["spec"]["suspend"] is True
     assert "suspend" not in job_b["spec"], "Jobs queued by Kueue are never toggled"
-    cluster.finish_job(job_b["metadata"]["name"], succeeded=True)
+    finish_job(cluster, job_b["metadata"]["name"], succeeded=True)
     cluster.now += timedelta(seconds=5)
     cluster.call(http)
     assert cluster.job("c") is None, "no new Jobs while suspended"
@@ -283,20 +285,20 @@ def test_suspend_mid_run_then_resume_to_completion(http: HttpTransport) -> None:
     assert job_a["spec"]["suspend"] is False
     assert cluster.status["phase"] == "Running"
     assert condition(cluster, "Suspended")["status"] == "False"
-    cluster.finish_job(job_a["metadata"]["name"], succeeded=True)
+    finish_job(cluster, job_a["metadata"]["name"], succeeded=True)
     cluster.call(http)
     job_c = cluster.job("c")
     assert job_c is not None and "suspend" not in job_c["spec"]
-    cluster.finish_job(job_c["metadata"]["name"], succeeded=True)
+    finish_job(cluster, job_c["metadata"]["name"], succeeded=True)
     cluster.call(http)
     assert cluster.status["phase"] == "Succeeded"
 
 
 def test_retry_due_while_suspended_starts_on_resume(http: HttpTransport) -> None:
     policy = {"limit": 2, "backoff": {"type": "Fixed", "duration": "10s"}}
-    cluster = FakeCluster(jobflow("pause-retry", step("a", retryPolicy=policy)), T0)
+    cluster = FakeMetacontroller(jobflow("pause-retry", step("a", retryPolicy=policy)), T0)
     cluster.call(http)
-    cluster.finish_job(cluster.jobs()[0]["metadata"]["name"], succeeded=False)
+    finish_job(cluster, cluster.jobs()[0]["metadata"]["name"], succeeded=False)
     cluster.call(http)
     cluster.flow["metadata"]["annotations"] = {"workflow.zen.io/suspended": "true"}
     cluster.now += timedelta(seconds=60)
@@ -309,9 +311,9 @@ def test_retry_due_while_suspended_starts_on_resume(http: HttpTransport) -> None
 
 
 def test_finished_flow_is_quiescent(http: HttpTransport) -> None:
-    cluster = FakeCluster(jobflow("done", step("a")), T0)
+    cluster = FakeMetacontroller(jobflow("done", step("a")), T0)
     cluster.call(http)
-    cluster.finish_job(cluster.jobs()[0]["metadata"]["name"], succeeded=True)
+    finish_job(cluster, cluster.jobs()[0]["metadata"]["name"], succeeded=True)
     cluster.call(http)
     assert cluster.status["phase"] == "Succeeded"
     body = json.dumps(cluster.request()).encode()

@@ -10,10 +10,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.flows import T0, HttpTransport, jobflow, step
+from tests.support.flows import T0, jobflow, step
 from zen_flow.server.app import create_app
 from zen_flow.server.settings import Settings
-from zen_flow.tools.simulator import FakeCluster, in_process, is_active
+from zen_flow.tools.sim.jobs import finish_job, is_active
+from zen_flow.tools.sim.metacontroller import FakeMetacontroller
+from zen_flow.tools.sim.transports import HttpTransport, in_process
 
 SATISFIED = {"Succeeded", "Skipped"}
 
@@ -47,12 +49,12 @@ def random_flow(rng: random.Random, name: str) -> dict[str, Any]:
     return jobflow(name, *steps, **spec)
 
 
-def disturb(cluster: FakeCluster, rng: random.Random) -> None:
+def disturb(cluster: FakeMetacontroller, rng: random.Random) -> None:
     """What can happen between two syncs: Jobs finish, time passes, caches lag, people act."""
     for job in cluster.jobs():
         if is_active(job) and rng.random() < 0.5:
             reason = rng.choice(["BackoffLimitExceeded", "DeadlineExceeded"])
-            cluster.finish_job(job["metadata"]["name"], rng.random() < 0.6, reason)
+            finish_job(cluster, job["metadata"]["name"], rng.random() < 0.6, reason)
     if cluster.jobs() and rng.random() < 0.1:
         victim = rng.choice(cluster.jobs())
         cluster.delete("Job", victim["metadata"]["name"])
@@ -64,7 +66,9 @@ def disturb(cluster: FakeCluster, rng: random.Random) -> None:
     cluster.now += timedelta(seconds=rng.choice([0, 0.5, 1, 3, 10, 45, 120]))
 
 
-def check_answer(cluster: FakeCluster, request: dict[str, Any], answer: dict[str, Any]) -> None:
+def check_answer(
+    cluster: FakeMetacontroller, request: dict[str, Any], answer: dict[str, Any]
+) -> None:
     observed_jobs = {
         obj["metadata"]["name"] for obj in request["children"]["Job.batch/v1"].values()
     }
@@ -87,7 +91,7 @@ def check_answer(cluster: FakeCluster, request: dict[str, Any], answer: dict[str
 @given(seed=st.integers(min_value=0, max_value=2**32 - 1), rounds=st.integers(1, 25))
 def test_random_histories_keep_the_invariants(seed: int, rounds: int) -> None:
     rng = random.Random(seed)
-    cluster = FakeCluster(random_flow(rng, f"p{seed % 1000}"), T0)
+    cluster = FakeMetacontroller(random_flow(rng, f"p{seed % 1000}"), T0)
     for _ in range(rounds):
         request = cluster.request()
         first = in_process(request, cluster.now, False)
@@ -106,7 +110,7 @@ def test_random_histories_keep_the_invariants(seed: int, rounds: int) -> None:
 )
 def test_answer_only_changes_when_something_is_due(seed: int, rounds: int, fraction: float) -> None:
     rng = random.Random(seed)
-    cluster = FakeCluster(random_flow(rng, f"d{seed % 1000}"), T0)
+    cluster = FakeMetacontroller(random_flow(rng, f"d{seed % 1000}"), T0)
     for _ in range(rounds):
         cluster.call(in_process)
         disturb(cluster, rng)
@@ -122,7 +126,7 @@ def test_answer_only_changes_when_something_is_due(seed: int, rounds: int, fract
 def test_finished_flows_ask_for_no_resync() -> None:
     rng = random.Random(5)
     for index in range(30):
-        cluster = FakeCluster(random_flow(rng, f"q{index}"), T0)
+        cluster = FakeMetacontroller(random_flow(rng, f"q{index}"), T0)
         for _ in range(200):
             answer = cluster.call(in_process)
             if cluster.status["phase"] in ("Succeeded", "Failed") and cluster.status.get(
@@ -131,7 +135,7 @@ def test_finished_flows_ask_for_no_resync() -> None:
                 break
             for job in cluster.jobs():
                 if is_active(job):
-                    cluster.finish_job(job["metadata"]["name"], rng.random() < 0.7)
+                    finish_job(cluster, job["metadata"]["name"], rng.random() < 0.7)
             cluster.now += timedelta(seconds=30)
         assert "resyncAfterSeconds" not in answer
         assert cluster.call(in_process) == answer
@@ -148,7 +152,7 @@ json_values = st.recursive(
 
 def mutated_request(data: st.DataObject) -> dict[str, Any]:
     """A real request with one random part replaced by random JSON."""
-    request = FakeCluster(jobflow("fuzz", step("a"), step("b", "a")), T0).request()
+    request = FakeMetacontroller(jobflow("fuzz", step("a"), step("b", "a")), T0).request()
     path = data.draw(
         st.sampled_from(
             [

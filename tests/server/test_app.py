@@ -7,10 +7,10 @@ import json
 import pytest
 from flask import g
 
-from tests.flows import T0, jobflow, step
+from tests.support.flows import T0, jobflow, step
 from zen_flow.server.app import create_app
 from zen_flow.server.settings import Settings
-from zen_flow.tools.simulator import FakeCluster
+from zen_flow.tools.sim.metacontroller import FakeMetacontroller
 
 
 def test_unexpected_exception_is_a_500_without_traceback_and_logged_with_the_flow(
@@ -34,7 +34,7 @@ def test_unexpected_exception_is_a_500_without_traceback_and_logged_with_the_flo
 
 
 def test_test_clock_header_only_with_the_setting() -> None:
-    request = json.dumps(FakeCluster(jobflow("c", step("a")), T0).request()).encode()
+    request = json.dumps(FakeMetacontroller(jobflow("c", step("a")), T0).request()).encode()
     headers = {"X-Zen-Flow-Now": "2030-01-02T03:04:05Z"}
     on = (
         create_app(Settings(test_clock=True))
@@ -54,7 +54,7 @@ def test_test_clock_header_only_with_the_setting() -> None:
 
 
 def test_finalize_endpoint_finalizes_even_if_the_flag_is_missing() -> None:
-    request = FakeCluster(jobflow("f", step("a")), T0).request()
+    request = FakeMetacontroller(jobflow("f", step("a")), T0).request()
     request.pop("finalizing")
     answer = create_app(Settings()).test_client().post("/finalize", json=request)
     assert answer.get_json()["finalized"] is True

@@ -22,7 +22,7 @@ from zen_flow.api.group import API_VERSION, KIND, VERSION
 from zen_flow.api.labels import ANNOTATION_SUSPENDED
 from zen_flow.api.spec import BackoffType, JobFlowSpec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 CRD_FILE = ROOT / "crds" / "workflow.zen.io_jobflows.yaml"
 EXPECTED = ["linear-flow", "dag-flow", "retry-flow", "when-flow", "suspend-flow"]

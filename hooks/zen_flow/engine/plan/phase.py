@@ -1,0 +1,59 @@
+"""The flow's phase, a function of its steps' states (and of the pass's facts)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from zen_flow.api.reasons import FlowReason, StepReason
+from zen_flow.api.status import TERMINAL_STEP_PHASES, FlowPhase, StepPhase, StepStatus
+from zen_flow.engine.plan.context import PassContext
+from zen_flow.engine.plan.transitions import short
+
+
+@dataclass(frozen=True)
+class FlowVerdict:
+    phase: FlowPhase
+    reason: FlowReason
+    message: str | None = None
+
+
+def first_blocking_failure(ctx: PassContext, states: Iterable[StepStatus]) -> StepStatus | None:
+    """The first step that failed for good without continueOnFailure, if any."""
+    for state in states:
+        if state.phase is StepPhase.FAILED and not ctx.tolerated(state.name):
+            return state
+    return None
+
+
+def flow_phase(ctx: PassContext, steps: Sequence[StepStatus]) -> FlowVerdict:
+    """Succeeded or Failed once every step is final; else Suspended, Pending or Running."""
+    if all(s.phase in TERMINAL_STEP_PHASES for s in steps):
+        return _outcome(ctx, steps)
+    if ctx.suspended:
+        return FlowVerdict(FlowPhase.SUSPENDED, FlowReason.SUSPENDED)
+    active = [s for s in steps if s.phase is StepPhase.RUNNING]
+    if active and all(s.reason == StepReason.JOB_SUSPENDED for s in active):
+        return FlowVerdict(
+            FlowPhase.SUSPENDED, FlowReason.JOB_SUSPENDED, "every running Job is suspended"
+        )
+    if all(s.phase is StepPhase.PENDING for s in steps):
+        if not ctx.resources_ready:
+            return FlowVerdict(FlowPhase.PENDING, FlowReason.WAITING_FOR_RESOURCES)
+        return FlowVerdict(FlowPhase.PENDING, FlowReason.NOT_STARTED)
+    return FlowVerdict(FlowPhase.RUNNING, FlowReason.STARTED)
+
+
+def _outcome(ctx: PassContext, steps: Sequence[StepStatus]) -> FlowVerdict:
+    cause = first_blocking_failure(ctx, steps)
+    if cause is None:
+        return FlowVerdict(FlowPhase.SUCCEEDED, FlowReason.ALL_STEPS_DONE)
+    detail = cause.message or cause.reason
+    if ctx.deadline_passed and cause.reason == StepReason.DEADLINE_EXCEEDED:
+        message = short(f'step "{cause.name}": {detail}')
+        return FlowVerdict(FlowPhase.FAILED, FlowReason.DEADLINE_EXCEEDED, message)
+    if ctx.deadline_passed and any(s.reason == StepReason.DEADLINE_EXCEEDED for s in steps):
+        message = "flow activeDeadlineSeconds passed"
+        return FlowVerdict(FlowPhase.FAILED, FlowReason.DEADLINE_EXCEEDED, message)
+    message = short(f'step "{cause.name}" failed: {detail}')
+    return FlowVerdict(FlowPhase.FAILED, FlowReason.STEP_FAILED, message)

@@ -1,0 +1,152 @@
+"""A fake Job controller: it gives Jobs the conditions the real one writes.
+
+``finish_job`` and ``is_active`` serve any test; ``FakeJobController`` runs each Job for
+its step's scripted duration and finishes it with its scripted outcome, stopping the clock
+of a Job while it is suspended, as the real controller deletes its pods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from zen_flow.api.labels import LABEL_ATTEMPT, LABEL_STEP
+from zen_flow.api.times import format_time
+from zen_flow.tools.sim.metacontroller import FakeMetacontroller
+from zen_flow.tools.sim.scenario import Outcome, Scenario
+
+DEADLINE_EXCEEDED = "DeadlineExceeded"
+FAILED_REASON = "BackoffLimitExceeded"
+
+
+def is_active(job: dict[str, Any]) -> bool:
+    """A Job without a terminal condition."""
+    return not any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        for c in (job.get("status") or {}).get("conditions", [])
+    )
+
+
+def finish_job(cluster: FakeMetacontroller, name: str, succeeded: bool, reason: str = "") -> None:
+    """Give a Job its terminal condition at the cluster's current time."""
+    obj = cluster.children[("Job", name)]
+    at = format_time(cluster.now)
+    condition = {
+        "type": "Complete" if succeeded else "Failed",
+        "status": "True",
+        "reason": reason or ("" if succeeded else FAILED_REASON),
+        "message": "",
+        "lastTransitionTime": at,
+    }
+    status = obj.setdefault("status", {})
+    status.setdefault("startTime", at)
+    status["conditions"] = [*status.get("conditions", []), condition]
+    if succeeded:
+        status["completionTime"] = at
+        status["succeeded"] = 1
+    else:
+        status["failed"] = 1
+
+
+@dataclass
+class JobRun:
+    """One Job as the controller runs it: when its pods (re)started and how it ends."""
+
+    name: str
+    step: str
+    attempt: int
+    outcome: Outcome
+    duration: float
+    deadline: float | None
+    running_since: datetime | None  # None while suspended
+
+    def finish(self) -> tuple[datetime, bool, str] | None:
+        """When it finishes, whether it succeeds, and the reason; None if it never does."""
+        if self.running_since is None:
+            return None
+        if self.deadline is not None and (
+            self.outcome is Outcome.TIMEOUT or self.duration > self.deadline
+        ):
+            return self.running_since + timedelta(seconds=self.deadline), False, DEADLINE_EXCEEDED
+        if self.outcome is Outcome.TIMEOUT:
+            return None
+        at = self.running_since + timedelta(seconds=self.duration)
+        succeeded = self.outcome is Outcome.SUCCEED
+        return at, succeeded, "" if succeeded else FAILED_REASON
+
+
+class FakeJobController:
+    """Runs the Jobs of one simulated flow as ``scenario`` scripts them."""
+
+    def __init__(self, cluster: FakeMetacontroller, scenario: Scenario) -> None:
+        self.cluster = cluster
+        self.scenario = scenario
+        self.runs: dict[str, JobRun] = {}
+
+    def track(self, name: str) -> JobRun | None:
+        """Start running a Job just created; None for a Job that is not a step's."""
+        obj = self.cluster.children[("Job", name)]
+        labels = obj["metadata"].get("labels") or {}
+        step, attempt_text = labels.get(LABEL_STEP), labels.get(LABEL_ATTEMPT, "")
+        if step is None or not attempt_text.isdigit():
+            return None
+        attempt = int(attempt_text)
+        run = JobRun(
+            name=name,
+            step=step,
+            attempt=attempt,
+            outcome=self.scenario.outcome(step, attempt),
+            duration=self.scenario.duration(step),
+            deadline=obj["spec"].get("activeDeadlineSeconds"),
+            running_since=None if obj["spec"].get("suspend") else self.cluster.now,
+        )
+        self.runs[name] = run
+        return run
+
+    def forget(self, name: str) -> JobRun | None:
+        """A Job was deleted."""
+        return self.runs.pop(name, None)
+
+    def next_finish(self) -> datetime | None:
+        ends = [end[0] for end in (run.finish() for run in self.runs.values()) if end]
+        return min(ends) if ends else None
+
+    def finish_due(self) -> list[tuple[JobRun, bool, str]]:
+        """Finish every Job due by now, in time order; what finished and how."""
+        due = []
+        for run in self.runs.values():
+            ending = run.finish()
+            if ending is not None and ending[0] <= self.cluster.now:
+                due.append((ending[0], run.name, run, ending[1], ending[2]))
+        finished = []
+        for _, _, run, succeeded, reason in sorted(due, key=lambda item: item[:2]):
+            finish_job(self.cluster, run.name, succeeded, reason)
+            del self.runs[run.name]
+            finished.append((run, succeeded, reason))
+        return finished
+
+    def suspended(self, name: str) -> bool:
+        obj = self.cluster.children.get(("Job", name))
+        return bool(obj and obj["spec"].get("suspend"))
+
+    def toggle(self, run: JobRun, suspend: bool) -> None:
+        """Suspending deletes the pods; resuming starts them again from the beginning and
+        resets the Job's startTime, and with it the activeDeadlineSeconds timer."""
+        obj = self.cluster.children[("Job", run.name)]
+        status = obj.setdefault("status", {})
+        at = format_time(self.cluster.now)
+        condition = {
+            "type": "Suspended",
+            "status": "True" if suspend else "False",
+            "reason": "JobSuspended" if suspend else "JobResumed",
+            "message": "Job suspended" if suspend else "Job resumed",
+            "lastTransitionTime": at,
+        }
+        others = [c for c in status.get("conditions", []) if c.get("type") != "Suspended"]
+        status["conditions"] = [*others, condition]
+        if suspend:
+            run.running_since = None
+        else:
+            run.running_since = self.cluster.now
+            status["startTime"] = at

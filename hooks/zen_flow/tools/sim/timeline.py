@@ -1,0 +1,111 @@
+"""What happened in a simulated run, as events with their time from the start."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from zen_flow.api.reasons import StepReason
+from zen_flow.api.times import parse_time_or
+
+
+class EventKind(StrEnum):
+    CHILD_CREATED = "ChildCreated"
+    CHILD_DELETED = "ChildDeleted"
+    JOB_SUCCEEDED = "JobSucceeded"
+    JOB_FAILED = "JobFailed"
+    JOB_SUSPENDED = "JobSuspended"
+    JOB_RESUMED = "JobResumed"
+    JOB_NEVER_ENDS = "JobNeverEnds"
+    STEP_PHASE = "StepPhase"
+    RETRY_SCHEDULED = "RetryScheduled"
+    FLOW_PHASE = "FlowPhase"
+    FLOW_SUSPENDED = "FlowSuspended"
+    FLOW_RESUMED = "FlowResumed"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of the timeline; ``at`` is seconds from the start."""
+
+    at: float
+    kind: EventKind
+    message: str
+    step: str | None = None
+
+
+@dataclass
+class Timeline:
+    """The events of one run, and how to tell them from two statuses of the flow."""
+
+    start: datetime
+    retry_limits: Mapping[str, int]
+    events: list[Event] = field(default_factory=list)
+
+    def add(self, now: datetime, kind: EventKind, message: str, step: str | None = None) -> None:
+        self.events.append(Event((now - self.start).total_seconds(), kind, message, step))
+
+    def steps(self, now: datetime, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        """A line for each step that changed phase, and for each retry scheduled."""
+        old_steps = {s["name"]: s for s in before.get("steps") or []}
+        for state in after.get("steps") or []:
+            name = state["name"]
+            old = old_steps.get(name, {})
+            phase, old_phase = state.get("phase"), old.get("phase", "Pending")
+            if phase != old_phase:
+                detail = state.get("reason") or ""
+                if phase in ("Failed", "Skipped") and state.get("message"):
+                    detail += f": {state['message']}"
+                text = f"step {name}: {old_phase} -> {phase}" + (f" ({detail})" if detail else "")
+                self.add(now, EventKind.STEP_PHASE, text, name)
+            retry_at = state.get("nextRetryTime")
+            if (
+                state.get("reason") == StepReason.BACKOFF_WAIT
+                and retry_at
+                and retry_at != old.get("nextRetryTime")
+            ):
+                self.add(now, EventKind.RETRY_SCHEDULED, self._retry_text(state), name)
+
+    def flow(self, now: datetime, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        """A line when the flow changed phase."""
+        phase, old_phase = after.get("phase", "Pending"), before.get("phase", "Pending")
+        if phase != old_phase:
+            reason = after.get("reason")
+            text = f"flow {old_phase} -> {phase}" + (f" ({reason})" if reason else "")
+            if phase == "Failed" and after.get("message"):
+                text += f": {after['message']}"
+            self.add(now, EventKind.FLOW_PHASE, text)
+
+    def _retry_text(self, state: Mapping[str, Any]) -> str:
+        retry = int(state.get("retryCount", 0))
+        due = parse_time_or(state["nextRetryTime"], self.start)
+        failures = state.get("failedAttempts") or []
+        limit = self.retry_limits.get(state["name"], 0)
+        text = f"step {state['name']}: retry {retry} of {limit}"
+        if failures:
+            failed_at = parse_time_or(failures[-1].get("finishTime"), due)
+            text += f" in {_seconds(due - failed_at)}"
+        return text + f" (at +{_seconds(due - self.start)})"
+
+
+def _seconds(delta: timedelta) -> str:
+    return format_offset(delta.total_seconds())
+
+
+def format_offset(seconds: float) -> str:
+    """``45s``, ``1m30s``, ``2h0m5s``; fractions of a second are kept to the millisecond."""
+    whole = int(seconds)
+    fraction = round(seconds - whole, 3)
+    if fraction >= 1:
+        whole, fraction = whole + 1, 0.0
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    second_text = f"{secs + fraction:g}s" if fraction else f"{secs}s"
+    if hours:
+        return f"{hours}h{minutes}m{second_text}"
+    if minutes:
+        return f"{minutes}m{second_text}"
+    return second_text
