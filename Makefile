@@ -1,37 +1,54 @@
 # The two commands a newcomer needs: `make run` (serve the hooks locally) and `make test`.
+# `make help` lists the others.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/pip --disable-pip-version-check
 
-.PHONY: run test lint fmt typecheck unit bench crd docs clean
+.DEFAULT_GOAL := help
+.PHONY: help run test lint fmt typecheck contracts unit check bench crd docs lock clean
+
+## help: list the targets
+help:
+	@awk -F': ' '/^## /{sub(/^## /, ""); split($$0, a, ": "); printf "  make %-10s %s\n", a[1], a[2]}' $(MAKEFILE_LIST)
 
 $(STAMP): requirements.lock pyproject.toml
+	@echo "Installing the pinned dependencies into $(VENV) (about a minute the first time)..."
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PIP) install --quiet --require-hashes -r requirements.lock
+	$(PIP) install --quiet --no-deps -e .
 	touch $(STAMP)
 
 ## run: serve the hooks on 127.0.0.1:8080 (override with ZEN_FLOW_BIND)
 run: $(STAMP)
 	$(BIN)/zen-flow serve
 
-## test: lint, type-check and run the whole test suite
-test: lint typecheck unit
+## test: lint, type-check, check the import contract and run the whole test suite
+test: lint typecheck contracts
+	$(BIN)/pytest
 
+## unit: the fast tests only (no server, kubectl or benchmark); seconds
+unit: $(STAMP)
+	$(BIN)/pytest -m "not slow"
+
+## lint: ruff's lint rules and formatting
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## fmt: format and fix what ruff can
 fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## typecheck: mypy --strict
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
-	$(BIN)/pytest
+## contracts: the layers of the package (pyproject.toml, [tool.importlinter])
+contracts: $(STAMP)
+	$(BIN)/lint-imports
 
 ## crd: regenerate crds/ from the pydantic models
 crd: $(STAMP)
@@ -44,6 +61,13 @@ docs: $(STAMP)
 ## bench: run the benchmarks and write docs/BENCHMARKS.md
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --write docs/BENCHMARKS.md
+
+## lock: re-pin every dependency (exact versions and hashes) from pyproject's ranges
+lock: $(STAMP)
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --generate-hashes \
+		--python-version 3.11 --output-file requirements.lock
+	$(BIN)/uv pip compile --quiet pyproject.toml requirements-build.in --generate-hashes \
+		--python-version 3.11 --output-file requirements-runtime.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -24,6 +24,16 @@ compile_when("steps.warm.phase == 'Succeeded'")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Fixtures that start a process: a test using one is slow (``make unit`` leaves it out).
+PROCESS_FIXTURES = frozenset({"server", "server_log", "http"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

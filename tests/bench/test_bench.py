@@ -14,6 +14,9 @@ from zen_flow.engine.sync import sync
 from zen_flow.engine.wire import decode_request
 from zen_flow.spec.validation import parse_spec
 
+# Runs the benchmarks at tiny sizes, with a server: slow.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("shape", flows.SHAPES)
 def test_benchmark_flows_are_valid(shape: str) -> None:

@@ -30,6 +30,9 @@ from tests.support.manifests import (
 from zen_flow.api.status import FlowPhase
 from zen_flow.gen.crd import crd
 
+# Renders every kustomization with kubectl, or runs the benchmarks: slow.
+pytestmark = pytest.mark.slow
+
 HOOK_LABELS = {
     "app.kubernetes.io/name": "zen-flow-hooks",
     "app.kubernetes.io/part-of": "zen-flow",
@@ -639,8 +642,13 @@ def test_dockerfile_final_stage_has_no_build_tools() -> None:
 def test_dockerfile_builds_from_the_lock_file() -> None:
     builder = " ".join(dockerfile_stages()[0])
     assert "python -m venv /opt/venv" in builder
-    assert "pip install --no-cache-dir -r requirements-runtime.lock" in builder
-    assert "pip install --no-cache-dir --no-deps ." in builder
+    assert "pip install --no-cache-dir --require-hashes -r requirements-runtime.lock" in builder
+    # The build itself uses the locked setuptools, not one fetched unpinned.
+    assert "pip install --no-cache-dir --no-deps --no-build-isolation ." in builder
+    lock = (ROOT / "requirements-runtime.lock").read_text()
+    assert "setuptools==" in lock
+    pinned = [line for line in lock.splitlines() if "==" in line and not line.startswith("#")]
+    assert pinned and all(line.rstrip().endswith("\\") for line in pinned), "hashes on every pin"
 
 
 def test_dockerfile_runtime_settings() -> None:

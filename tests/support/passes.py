@@ -22,9 +22,8 @@ def job(
     at: str = "2026-03-01T12:00:00Z",
     reason: str = "",
     suspend: bool = False,
-    flow: str = "f",
 ) -> dict[str, Any]:
-    """A Job of one attempt as the API server lists it; ``finished`` is Complete or Failed."""
+    """A Job of flow "f", as the API server lists it; ``finished`` is Complete or Failed."""
     conditions = []
     if finished is not None:
         conditions.append(
@@ -34,7 +33,7 @@ def job(
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": f"{flow}-{step_name}-{attempt}",
+            "name": f"f-{step_name}-{attempt}",
             "namespace": "team-a",
             "creationTimestamp": "2026-03-01T12:00:00Z",
             "labels": {

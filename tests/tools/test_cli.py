@@ -406,6 +406,7 @@ def test_unexpected_errors_are_one_line_unless_debug(
 # --- the installed command -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_installed_console_script_runs(tmp_path: Path) -> None:
     command = shutil.which("zen-flow", path=os.path.dirname(sys.executable))
     assert command is not None, "the project is not installed (make .venv/.installed)"

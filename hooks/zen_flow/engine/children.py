@@ -7,6 +7,7 @@ immutable, so re-rendering it from an edited spec would be an update error forev
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -184,30 +185,40 @@ def _rewrite_references(pod_spec: dict[str, Any], flow: FlowIdentity, spec: JobF
     templates = spec.resource_templates
     if templates is None:
         return
-    claims = {t.metadata.name for t in templates.volume_claim_templates}
-    config_maps = {t.metadata.name for t in templates.config_map_templates}
-    if not claims and not config_maps:
-        return
-
-    def rename(ref: Any, key: str, names: set[str]) -> None:
-        if isinstance(ref, dict) and ref.get(key) in names:
+    short_names = {
+        "claimName": {t.metadata.name for t in templates.volume_claim_templates},
+        "name": {t.metadata.name for t in templates.config_map_templates},
+    }
+    for ref, key in _resource_references(pod_spec):
+        if ref.get(key) in short_names[key]:
             ref[key] = resource_name(flow.name, ref[key])
 
-    for volume in pod_spec.get("volumes") or []:
-        if not isinstance(volume, dict):
-            continue
-        rename(volume.get("persistentVolumeClaim"), "claimName", claims)
-        rename(volume.get("configMap"), "name", config_maps)
-        for source in (volume.get("projected") or {}).get("sources") or []:
-            if isinstance(source, dict):
-                rename(source.get("configMap"), "name", config_maps)
+
+def _resource_references(pod_spec: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
+    """Every place a pod spec names a PVC (``claimName``) or a ConfigMap (``name``)."""
+    for volume in _dicts(pod_spec.get("volumes")):
+        yield from _reference(volume.get("persistentVolumeClaim"), "claimName")
+        yield from _reference(volume.get("configMap"), "name")
+        for source in _dicts(_dict(volume.get("projected")).get("sources")):
+            yield from _reference(source.get("configMap"), "name")
     for group in ("initContainers", "containers", "ephemeralContainers"):
-        for container in pod_spec.get(group) or []:
-            if not isinstance(container, dict):
-                continue
-            for env in container.get("env") or []:
-                if isinstance(env, dict):
-                    rename((env.get("valueFrom") or {}).get("configMapKeyRef"), "name", config_maps)
-            for source in container.get("envFrom") or []:
-                if isinstance(source, dict):
-                    rename(source.get("configMapRef"), "name", config_maps)
+        for container in _dicts(pod_spec.get(group)):
+            for env in _dicts(container.get("env")):
+                yield from _reference(_dict(env.get("valueFrom")).get("configMapKeyRef"), "name")
+            for source in _dicts(container.get("envFrom")):
+                yield from _reference(source.get("configMapRef"), "name")
+
+
+def _reference(value: Any, key: str) -> Iterator[tuple[dict[str, Any], str]]:
+    if isinstance(value, dict):
+        yield value, key
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> Iterator[dict[str, Any]]:
+    """The objects of a list in a user's pod spec, which may hold anything."""
+    if isinstance(value, list):
+        yield from (item for item in value if isinstance(item, dict))

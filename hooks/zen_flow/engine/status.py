@@ -7,6 +7,7 @@ status changes, so an unchanged flow gets byte-identical status and no new sync.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -49,41 +50,58 @@ def progress(steps: Sequence[StepStatus]) -> Progress:
     )
 
 
+@dataclass(frozen=True)
+class FlowState:
+    """What a sync decided about the flow as a whole: the input of its status."""
+
+    phase: FlowPhase
+    reason: FlowReason
+    message: str | None
+    steps: list[StepStatus]
+    start_time: datetime | None
+    completion_time: datetime | None
+
+
 def flow_status(
-    *,
     previous: JobFlowStatus,
-    phase: FlowPhase,
-    reason: FlowReason,
-    message: str | None,
-    steps: list[StepStatus],
-    start_time: datetime | None,
-    completion_time: datetime | None,
+    flow: FlowState,
+    *,
     generation: int,
     problems: Sequence[Problem],
     now: datetime,
 ) -> JobFlowStatus:
     """The new status, keeping condition transition times that did not change."""
-    invalid = bool(problems)
+    before = {c.type: c for c in previous.conditions}
     conditions = []
     for kind in ConditionType:
         if kind == ConditionType.INVALID_SPEC:
-            true = invalid
-            detail = _problems_text(problems) if invalid else ""
-            why: str = FlowReason.INVALID_SPEC if invalid else FlowReason.SPEC_VALID
+            true = bool(problems)
+            detail = _problems_text(problems)
+            why: str = FlowReason.INVALID_SPEC if problems else FlowReason.SPEC_VALID
         else:
-            true = phase is _TRUE_IN_PHASE[kind]
-            detail = (message or "") if true else ""
-            why = reason if true else phase.value
-        conditions.append(_condition(previous, kind, true, why, detail, generation, now))
+            true = flow.phase is _TRUE_IN_PHASE[kind]
+            detail = (flow.message or "") if true else ""
+            why = flow.reason if true else flow.phase.value
+        status = ConditionStatus.TRUE if true else ConditionStatus.FALSE
+        conditions.append(
+            Condition(
+                type=kind,
+                status=status,
+                reason=why,
+                message=detail[:MAX_CONDITION_MESSAGE],
+                last_transition_time=_transition_time(before.get(kind), status, now),
+                observed_generation=generation,
+            )
+        )
     return JobFlowStatus(
-        phase=phase,
-        reason=reason,
-        message=message,
+        phase=flow.phase,
+        reason=flow.reason,
+        message=flow.message,
         observed_generation=generation,
-        start_time=format_time(start_time) if start_time else None,
-        completion_time=format_time(completion_time) if completion_time else None,
-        progress=progress(steps),
-        steps=steps,
+        start_time=format_time(flow.start_time) if flow.start_time else None,
+        completion_time=format_time(flow.completion_time) if flow.completion_time else None,
+        progress=progress(flow.steps),
+        steps=flow.steps,
         conditions=conditions,
     )
 
@@ -93,30 +111,11 @@ def status_document(status: JobFlowStatus) -> dict[str, Any]:
     return status.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def _condition(
-    previous: JobFlowStatus,
-    kind: str,
-    true: bool,
-    reason: str,
-    message: str,
-    generation: int,
-    now: datetime,
-) -> Condition:
-    status = ConditionStatus.TRUE if true else ConditionStatus.FALSE
-    before = next((c for c in previous.conditions if c.type == kind), None)
-    # The transition time moves only when the status does.
+def _transition_time(before: Condition | None, status: ConditionStatus, now: datetime) -> str:
+    """The transition time moves only when the condition's status does."""
     if before is not None and before.status == status:
-        when = before.last_transition_time
-    else:
-        when = format_time(now)
-    return Condition(
-        type=kind,
-        status=status,
-        reason=reason,
-        message=message[:MAX_CONDITION_MESSAGE],
-        last_transition_time=when,
-        observed_generation=generation,
-    )
+        return before.last_transition_time
+    return format_time(now)
 
 
 def _problems_text(problems: Sequence[Problem]) -> str:

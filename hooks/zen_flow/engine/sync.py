@@ -1,7 +1,8 @@
-"""The pure core: ``sync(request, now)`` and ``finalize(request)``. No I/O, no clock, no globals.
+"""The pure core: ``sync(request, now)`` answers a sync or a finalize call. No I/O, no clock,
+no globals.
 
-observe → plan → render → status. The same request and the same ``now`` always give the same
-response; the HTTP server, the CLI simulator and the benchmarks all call these functions.
+observe → plan → children / status. The same request and the same ``now`` always give the
+same response; the HTTP server, the CLI simulator and the benchmarks all call ``sync``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from zen_flow.api.times import parse_time_or, seconds_until
 from zen_flow.engine.children import Desired, reemit, render_job, render_resources
 from zen_flow.engine.observe import JobOutcome, Observation, observe, read_spec
 from zen_flow.engine.plan import plan
-from zen_flow.engine.status import flow_status, status_document
+from zen_flow.engine.status import FlowState, flow_status, status_document
 from zen_flow.engine.wire import Child, HookRequest, HookResponse
 from zen_flow.spec.validation import Problem
 
@@ -75,17 +76,16 @@ def _invalid(observation: Observation, problems: list[Problem], now: datetime) -
     """Explain the problems and touch nothing: every observed child is re-emitted unchanged."""
     previous = observation.status
     message = f"{len(problems)} problem(s) in spec; see condition InvalidSpec"
-    status = flow_status(
-        previous=previous,
+    flow = FlowState(
         phase=FlowPhase.FAILED,
         reason=FlowReason.INVALID_SPEC,
         message=message,
         steps=list(previous.steps),
         start_time=parse_time_or(previous.start_time, now) if previous.start_time else None,
         completion_time=None,
-        generation=observation.flow.generation,
-        problems=problems,
-        now=now,
+    )
+    status = flow_status(
+        previous, flow, generation=observation.flow.generation, problems=problems, now=now
     )
     return SyncResult(
         HookResponse(
@@ -112,16 +112,7 @@ def _run(observation: Observation, spec: JobFlowSpec, now: datetime) -> SyncResu
             continue
         children.append(reemit(child, _desired_suspend(observation, child)))
     status = flow_status(
-        previous=observation.status,
-        phase=decided.phase,
-        reason=decided.reason,
-        message=decided.message,
-        steps=decided.steps,
-        start_time=decided.start_time,
-        completion_time=decided.completion_time,
-        generation=flow.generation,
-        problems=[],
-        now=now,
+        observation.status, decided.flow, generation=flow.generation, problems=[], now=now
     )
     resync = seconds_until(decided.due, now) if decided.due is not None else None
     return SyncResult(

@@ -135,27 +135,8 @@ def _convert(node: Schema, defs: Schema) -> Schema:
     out: Schema = {}
     if "description" in node:
         out["description"] = node["description"]
-    if "const" in node:
-        out["enum"] = [node["const"]]
-    elif "enum" in node:
-        out["enum"] = list(node["enum"])
-    for key in _COPIED:
-        if key in node:
-            out[key] = node[key]
-    # JSON Schema's numeric exclusive bounds are OpenAPI v3.0's booleans next to the bound.
-    if "exclusiveMinimum" in node:
-        out["minimum"] = node["exclusiveMinimum"]
-        out["exclusiveMinimum"] = True
-    if "exclusiveMaximum" in node:
-        out["maximum"] = node["exclusiveMaximum"]
-        out["exclusiveMaximum"] = True
-    if isinstance(node.get("default"), dict):
-        # A nested model's default instance: {} lets the API server fill in the defaults
-        # inside it, field by field, instead of repeating them (with nulls) here.
-        out["default"] = {}
-    elif node.get("default") is not None:
-        out["default"] = node["default"]
-
+    out.update(_constraints(node))
+    out.update(_default(node))
     kind = node.get("type")
     if kind == "object":
         out.update(_convert_object(node, defs))
@@ -167,6 +148,31 @@ def _convert(node: Schema, defs: Schema) -> Schema:
     else:
         raise CrdError(f"no structural type for {node!r}")
     return out
+
+
+def _constraints(node: Schema) -> Schema:
+    out: Schema = {}
+    if "const" in node:
+        out["enum"] = [node["const"]]
+    elif "enum" in node:
+        out["enum"] = list(node["enum"])
+    out.update({key: node[key] for key in _COPIED if key in node})
+    # JSON Schema's numeric exclusive bounds are OpenAPI v3.0's booleans next to the bound.
+    if "exclusiveMinimum" in node:
+        out.update(minimum=node["exclusiveMinimum"], exclusiveMinimum=True)
+    if "exclusiveMaximum" in node:
+        out.update(maximum=node["exclusiveMaximum"], exclusiveMaximum=True)
+    return out
+
+
+def _default(node: Schema) -> Schema:
+    if isinstance(node.get("default"), dict):
+        # A nested model's default instance: {} lets the API server fill in the defaults
+        # inside it, field by field, instead of repeating them (with nulls) here.
+        return {"default": {}}
+    if node.get("default") is not None:
+        return {"default": node["default"]}
+    return {}
 
 
 def _convert_object(node: Schema, defs: Schema) -> Schema:

@@ -242,7 +242,7 @@ DURATION = _Duration()
     show_default=True,
     help="Stop the simulation at this time.",
 )
-def simulate_command(
+def simulate_command(  # noqa: PLR0913 - click passes one argument per option
     file: str,
     outcomes: tuple[str, ...],
     durations: tuple[str, ...],

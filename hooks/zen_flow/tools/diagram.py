@@ -120,36 +120,36 @@ def nodes(spec: JobFlowSpec, status: JobFlowStatus | None = None) -> list[list[N
 
 def to_mermaid(spec: JobFlowSpec, status: JobFlowStatus | None = None) -> str:
     """A Mermaid flowchart; with a status, steps are coloured by phase (classDef per mark)."""
-    layers = nodes(spec, status)
-    ids = {node.name: f"n{i}" for i, node in enumerate(n for layer in layers for n in layer)}
-    tolerated = {n.name for layer in layers for n in layer if n.continue_on_failure}
+    flat = [node for layer in nodes(spec, status) for node in layer]
+    ids = {node.name: f"n{i}" for i, node in enumerate(flat)}
+    tolerated = {n.name for n in flat if n.continue_on_failure}
     lines = ["flowchart TD"]
-    for layer in layers:
-        for node in layer:
-            label = _mermaid_text(node.name)
-            if node.mark is not None:
-                label = f"{UNICODE_MARKERS[node.mark]} {label}"
-            if node.when:
-                label += f"<br/><i>when</i> {_mermaid_text(node.when)}"
-            lines.append(f'    {ids[node.name]}["{label}"]')
-    for layer in layers:
-        for node in layer:
-            for dependency in node.dependencies:
-                arrow = "-.->" if dependency in tolerated else "-->"
-                lines.append(f"    {ids[dependency]} {arrow} {ids[node.name]}")
+    for node in flat:
+        label = _mermaid_text(node.name)
+        if node.mark is not None:
+            label = f"{UNICODE_MARKERS[node.mark]} {label}"
+        if node.when:
+            label += f"<br/><i>when</i> {_mermaid_text(node.when)}"
+        lines.append(f'    {ids[node.name]}["{label}"]')
+    for node in flat:
+        for dependency in node.dependencies:
+            arrow = "-.->" if dependency in tolerated else "-->"
+            lines.append(f"    {ids[dependency]} {arrow} {ids[node.name]}")
     if status is not None:
-        by_mark: dict[Mark, list[str]] = {}
-        for layer in layers:
-            for node in layer:
-                if node.mark is not None:
-                    by_mark.setdefault(node.mark, []).append(ids[node.name])
-        for mark in Mark:
-            if mark in by_mark:
-                lines.append(f"    classDef {mark.value} {_MERMAID_STYLE[mark]}")
-        for mark in Mark:
-            if mark in by_mark:
-                lines.append(f"    class {','.join(by_mark[mark])} {mark.value}")
+        lines += _mermaid_classes(flat, ids)
     return "\n".join(lines) + "\n"
+
+
+def _mermaid_classes(flat: list[Node], ids: Mapping[str, str]) -> list[str]:
+    """A classDef per phase drawn, and the steps of each."""
+    by_mark: dict[Mark, list[str]] = {}
+    for node in flat:
+        if node.mark is not None:
+            by_mark.setdefault(node.mark, []).append(ids[node.name])
+    drawn = [mark for mark in Mark if mark in by_mark]
+    return [f"    classDef {mark.value} {_MERMAID_STYLE[mark]}" for mark in drawn] + [
+        f"    class {','.join(by_mark[mark])} {mark.value}" for mark in drawn
+    ]
 
 
 def to_dot(spec: JobFlowSpec, status: JobFlowStatus | None = None, name: str = "jobflow") -> str:

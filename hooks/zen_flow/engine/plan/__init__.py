@@ -13,15 +13,13 @@ last the flow's ``phase``. Each of those is a module of small functions over a f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from zen_flow.api.reasons import FlowReason
 from zen_flow.api.spec import JobFlowSpec
 from zen_flow.api.status import (
     TERMINAL_FLOW_PHASES,
     TERMINAL_STEP_PHASES,
-    FlowPhase,
     StepPhase,
     StepStatus,
 )
@@ -38,6 +36,7 @@ from zen_flow.engine.plan.context import PassContext
 from zen_flow.engine.plan.gates import Gate, Verdict, pending_gate
 from zen_flow.engine.plan.phase import first_blocking_failure, flow_phase
 from zen_flow.engine.plan.transitions import failed, skipped, waiting
+from zen_flow.engine.status import FlowState
 from zen_flow.spec.dag import topological_order
 
 __all__ = ["JobToCreate", "Plan", "plan"]
@@ -47,13 +46,8 @@ __all__ = ["JobToCreate", "Plan", "plan"]
 class Plan:
     """What the flow should look like after this sync."""
 
-    steps: list[StepStatus]
+    flow: FlowState
     jobs_to_create: list[JobToCreate]
-    phase: FlowPhase
-    reason: FlowReason
-    message: str | None
-    start_time: datetime
-    completion_time: datetime | None
     due: datetime | None
     attempts_started: int = 0
 
@@ -62,64 +56,83 @@ def plan(observation: Observation, spec: JobFlowSpec, now: datetime) -> Plan:
     """Decide every step's state for a valid spec."""
     ctx = PassContext.build(observation, spec, now)
     last = {s.name: s for s in observation.status.steps}
-    states = {
-        step.name: caught_up(
-            ctx, last.get(step.name) or StepStatus(name=step.name, phase=StepPhase.PENDING)
-        )
-        for step in spec.steps
-    }
-    jobs: list[JobToCreate] = []
-    due: list[datetime] = []
-    started = 0
-    retries_used = sum(state.retry_count for state in states.values())
-
-    def take(update: StepUpdate) -> None:
-        nonlocal started
-        states[update.state.name] = update.state
-        if update.job is not None:
-            jobs.append(update.job)
-            started += update.started
-        if update.due is not None:
-            due.append(update.due)
-
-    for state in list(states.values()):
-        if state.phase not in TERMINAL_STEP_PHASES and state.attempt > 0:
-            update = advance_started(ctx, state, states, retries_used)
-            retries_used += update.retry_scheduled
-            take(update)
-
-    cause = first_blocking_failure(ctx, states.values())
-    blocking = cause.name if cause is not None else None
-    for name in topological_order({s.name: s.dependencies for s in spec.steps}):
-        state = states[name]
-        if state.phase is not StepPhase.PENDING or state.attempt != 0:
-            continue
-        gate = pending_gate(ctx, ctx.steps[name], states, blocking)
-        if gate.verdict is Verdict.START:
-            take(start_attempt(ctx, ctx.steps[name], state, 1))
-            continue
-        states[name] = _held(state, gate, now)
-        if gate.verdict is Verdict.FAIL and blocking is None and not ctx.tolerated(name):
-            blocking = name
-
-    ordered = [states[step.name] for step in spec.steps]
-    verdict = flow_phase(ctx, ordered)
-    completion = None
-    if verdict.phase in TERMINAL_FLOW_PHASES:
-        completion = parse_time_or(observation.status.completion_time, now)
-    elif ctx.deadline is not None and not ctx.deadline_passed:
-        due.append(ctx.deadline)
-    return Plan(
-        steps=ordered,
-        jobs_to_create=jobs,
-        phase=verdict.phase,
-        reason=verdict.reason,
-        message=verdict.message,
-        start_time=ctx.start_time,
-        completion_time=completion,
-        due=min(due) if due and completion is None else None,
-        attempts_started=started,
+    work = _Pass(
+        ctx,
+        {
+            step.name: caught_up(
+                ctx, last.get(step.name) or StepStatus(name=step.name, phase=StepPhase.PENDING)
+            )
+            for step in spec.steps
+        },
     )
+    work.advance_started_steps()
+    work.advance_steps_not_started()
+    return work.result(observation.status.completion_time)
+
+
+@dataclass
+class _Pass:
+    """The steps' states as one pass moves them, and what the moves ask for."""
+
+    ctx: PassContext
+    states: dict[str, StepStatus]
+    jobs: list[JobToCreate] = field(default_factory=list)
+    due: list[datetime] = field(default_factory=list)
+    started: int = 0
+
+    def take(self, update: StepUpdate) -> None:
+        self.states[update.state.name] = update.state
+        if update.job is not None:
+            self.jobs.append(update.job)
+            self.started += update.started
+        if update.due is not None:
+            self.due.append(update.due)
+
+    def advance_started_steps(self) -> None:
+        """In declaration order: retries scheduled first use the flow's budget first."""
+        retries_used = sum(state.retry_count for state in self.states.values())
+        for state in list(self.states.values()):
+            if state.phase not in TERMINAL_STEP_PHASES and state.attempt > 0:
+                update = advance_started(self.ctx, state, self.states, retries_used)
+                retries_used += update.retry_scheduled
+                self.take(update)
+
+    def advance_steps_not_started(self) -> None:
+        """In dependency order, so a step sees what its dependencies became in this pass."""
+        ctx = self.ctx
+        cause = first_blocking_failure(ctx, self.states.values())
+        blocking = cause.name if cause is not None else None
+        for name in topological_order({s.name: s.dependencies for s in ctx.spec.steps}):
+            state = self.states[name]
+            if state.phase is not StepPhase.PENDING or state.attempt != 0:
+                continue
+            gate = pending_gate(ctx, ctx.steps[name], self.states, blocking)
+            if gate.verdict is Verdict.START:
+                self.take(start_attempt(ctx, ctx.steps[name], state, 1))
+                continue
+            self.states[name] = _held(state, gate, ctx.now)
+            if gate.verdict is Verdict.FAIL and blocking is None and not ctx.tolerated(name):
+                blocking = name
+
+    def result(self, completed: str | None) -> Plan:
+        ctx = self.ctx
+        ordered = [self.states[step.name] for step in ctx.spec.steps]
+        verdict = flow_phase(ctx, ordered)
+        completion = None
+        if verdict.phase in TERMINAL_FLOW_PHASES:
+            completion = parse_time_or(completed, ctx.now)
+        elif ctx.deadline is not None and not ctx.deadline_passed:
+            self.due.append(ctx.deadline)
+        flow = FlowState(
+            phase=verdict.phase,
+            reason=verdict.reason,
+            message=verdict.message,
+            steps=ordered,
+            start_time=ctx.start_time,
+            completion_time=completion,
+        )
+        due = min(self.due) if self.due and completion is None else None
+        return Plan(flow, self.jobs, due, self.started)
 
 
 def _held(state: StepStatus, gate: Gate, now: datetime) -> StepStatus:

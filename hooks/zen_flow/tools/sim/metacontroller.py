@@ -103,17 +103,7 @@ class FakeMetacontroller:
         self.flow["status"] = copy.deepcopy(response["status"])
         self.resync_after = response.get("resyncAfterSeconds")
         changes: list[Change] = []
-        desired: dict[tuple[str, str], dict[str, Any]] = {}
-        for child in response.get("children") or []:
-            key = (child["kind"], child["metadata"]["name"])
-            if key in desired:
-                raise ApplyError(f"child {key} listed twice")
-            if child["kind"] not in TYPE_KEYS:
-                raise ApplyError(f"child kind {child['kind']} is not a declared child type")
-            namespace = child["metadata"].get("namespace", self.namespace)
-            if namespace != self.namespace:
-                raise ApplyError(f"child {key} in namespace {namespace}, flow in {self.namespace}")
-            desired[key] = child
+        desired = self._desired(response.get("children") or [])
         for key in sorted(set(self.children) - set(desired)):
             del self.children[key]
             changes.append(Change("deleted", *key))
@@ -124,6 +114,21 @@ class FakeMetacontroller:
             elif self._update(key, child):
                 changes.append(Change("updated", *key))
         return changes
+
+    def _desired(self, children: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The answer's children by (kind, name); ``ApplyError`` for what would be refused."""
+        desired: dict[tuple[str, str], dict[str, Any]] = {}
+        for child in children:
+            key = (child["kind"], child["metadata"]["name"])
+            if key in desired:
+                raise ApplyError(f"child {key} listed twice")
+            if child["kind"] not in TYPE_KEYS:
+                raise ApplyError(f"child kind {child['kind']} is not a declared child type")
+            namespace = child["metadata"].get("namespace", self.namespace)
+            if namespace != self.namespace:
+                raise ApplyError(f"child {key} in namespace {namespace}, flow in {self.namespace}")
+            desired[key] = child
+        return desired
 
     def _created(self, desired: dict[str, Any]) -> dict[str, Any]:
         obj = copy.deepcopy(desired)
