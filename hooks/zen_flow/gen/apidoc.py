@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from zen_flow.api.fields import field_name
 from zen_flow.api.group import API_VERSION, KIND
 from zen_flow.api.labels import (
     ANNOTATION_LAST_APPLIED,
@@ -78,11 +79,6 @@ class Section:
 
     model: type[BaseModel]
     paths: list[str] = field(default_factory=list)
-
-
-def field_name(name: str, info: FieldInfo) -> str:
-    """The field's name on the wire (camelCase)."""
-    return info.alias or name
 
 
 def _is_model(tp: Any) -> bool:
