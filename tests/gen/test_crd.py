@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
-import celpy
 import pytest
 import yaml
 from pydantic import BaseModel
@@ -18,12 +17,12 @@ from pydantic_core import PydanticUndefined
 from zen_flow.api.spec import JobFlowSpec
 from zen_flow.api.status import JobFlowStatus
 from zen_flow.gen import crd
+from zen_flow.tools.crdschema import PRESERVE, schema_nodes, structural_problems, value_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_FILE = ROOT / "crds" / "workflow.zen.io_jobflows.yaml"
 
 Schema = dict[str, Any]
-PRESERVE = "x-kubernetes-preserve-unknown-fields"
 
 
 @pytest.fixture(scope="module")
@@ -115,108 +114,14 @@ def test_printer_columns_point_at_schema_fields(root: Schema, version: Schema) -
 
 # --- structural schema ---------------------------------------------------------------------------
 
-FORBIDDEN_KEYWORDS = {"$ref", "$defs", "anyOf", "oneOf", "allOf", "not", "const", "title"}
-ALLOWED_KEYWORDS = {
-    "type",
-    "description",
-    "properties",
-    "required",
-    "items",
-    "additionalProperties",
-    "enum",
-    "default",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "minLength",
-    "maxLength",
-    "pattern",
-    "minItems",
-    "maxItems",
-    "format",
-    PRESERVE,
-    "x-kubernetes-embedded-resource",
-    "x-kubernetes-int-or-string",
-    "x-kubernetes-list-type",
-    "x-kubernetes-list-map-keys",
-    "x-kubernetes-validations",
-}
-PYTHON_TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool}
-
-
-def structural_problems(node: Schema, path: str = "") -> list[str]:
-    """What makes ``node`` not a structural schema (or not one this project accepts)."""
-    problems = [f"{path}: keyword {k}" for k in node if k in FORBIDDEN_KEYWORDS]
-    problems += [f"{path}: unknown keyword {k}" for k in node if k not in ALLOWED_KEYWORDS]
-    kind = node.get("type")
-    if kind is None and not (node.get(PRESERVE) or node.get("x-kubernetes-int-or-string")):
-        problems.append(f"{path}: no type")
-    # The root's metadata is ObjectMeta, implied by the API server: `type: object` is its schema.
-    if kind == "object" and path != ".metadata":
-        if not ("properties" in node or "additionalProperties" in node or node.get(PRESERVE)):
-            problems.append(f"{path}: bare object")
-        if "properties" in node and "additionalProperties" in node:
-            problems.append(f"{path}: properties and additionalProperties together")
-        for name in node.get("required", []):
-            if name not in node.get("properties", {}):
-                problems.append(f"{path}: required {name} is not a property")
-    if kind == "array" and "items" not in node:
-        problems.append(f"{path}: array without items")
-    for bound in ("exclusiveMinimum", "exclusiveMaximum"):
-        if bound in node and not isinstance(node[bound], bool):
-            problems.append(f"{path}: {bound} must be OpenAPI v3.0's boolean")
-    expected = PYTHON_TYPES.get(kind or "")
-    if expected is not None:
-        for value in node.get("enum", []):
-            if not isinstance(value, expected) or isinstance(value, bool) != (kind == "boolean"):
-                problems.append(f"{path}: enum value {value!r} is not a {kind}")
-        if "default" in node and not isinstance(node["default"], expected):
-            problems.append(f"{path}: default {node['default']!r} is not a {kind}")
-    if "enum" in node and "default" in node and node["default"] not in node["enum"]:
-        problems.append(f"{path}: default {node['default']!r} not in enum")
-    for key in node.get("x-kubernetes-list-map-keys", []):
-        item = node["items"]
-        if key not in item.get("required", []) and "default" not in item["properties"][key]:
-            problems.append(f"{path}: list-map key {key} is neither required nor defaulted")
-    for name, prop in node.get("properties", {}).items():
-        if not prop.get("description") and not (path == "" and name == "metadata"):
-            problems.append(f"{path}.{name}: no description")
-        problems += structural_problems(prop, f"{path}.{name}")
-    for key in ("items", "additionalProperties"):
-        if isinstance(node.get(key), dict):
-            problems += structural_problems(node[key], f"{path}[{key}]")
-    return problems
-
 
 def test_schema_is_structural(root: Schema) -> None:
     assert structural_problems(root) == []
 
 
-def test_structural_checker_catches_what_kubernetes_rejects() -> None:
-    assert structural_problems({"type": "object"}) == [": bare object"]
-    assert structural_problems({"description": "x"}) == [": no type"]
-    mixed = {"anyOf": [{"type": "string"}, {"type": "integer"}], "type": "string"}
-    assert structural_problems(mixed) == [": keyword anyOf", ": unknown keyword anyOf"]
-    undocumented = {"type": "object", "properties": {"a": {"type": "string"}}}
-    assert structural_problems(undocumented) == [".a: no description"]
-    assert structural_problems({"type": "integer", "exclusiveMinimum": 0}) != []
-    assert structural_problems({"type": "string", "enum": [True]}) != []
-
-
-def all_nodes(node: Schema) -> list[Schema]:
-    found = [node]
-    for prop in node.get("properties", {}).values():
-        found += all_nodes(prop)
-    for key in ("items", "additionalProperties"):
-        if isinstance(node.get(key), dict):
-            found += all_nodes(node[key])
-    return found
-
-
 def test_status_carries_no_defaults(status: Schema) -> None:
     # The hooks write status whole and leave empty fields out; a server default would differ.
-    assert [n for n in all_nodes(status) if "default" in n] == []
+    assert [n for n in schema_nodes(status) if "default" in n] == []
 
 
 def test_spec_defaults_fill_in_nested_models(spec: Schema) -> None:
@@ -305,17 +210,21 @@ def check_type(annotation: Any, node: Schema, where: str, *, spec: bool) -> None
         assert node["type"] == "array", where
         check_type(get_args(annotation)[0], node["items"], f"{where}[]", spec=spec)
     elif origin is dict:
-        key, value = get_args(annotation)
-        assert key is str, where
-        assert node["type"] == "object", where
-        if value is Any:
-            assert node == {**node, PRESERVE: True}, where
-            assert "properties" not in node, where
-        else:
-            check_type(value, node["additionalProperties"], f"{where}{{}}", spec=spec)
+        check_map(annotation, node, where, spec=spec)
     else:
         expected = {str: "string", int: "integer", float: "number", bool: "boolean"}[annotation]
         assert node["type"] == expected, where
+
+
+def check_map(annotation: Any, node: Schema, where: str, *, spec: bool) -> None:
+    key, value = get_args(annotation)
+    assert key is str, where
+    assert node["type"] == "object", where
+    if value is Any:
+        assert node == {**node, PRESERVE: True}, where
+        assert "properties" not in node, where
+    else:
+        check_type(value, node["additionalProperties"], f"{where}{{}}", spec=spec)
 
 
 def check_model(model: type[BaseModel], node: Schema, where: str, *, spec: bool) -> None:
@@ -366,54 +275,9 @@ def test_limits_keep_rules_within_the_cel_cost_budget(spec: Schema) -> None:
     assert dependencies["maxItems"] == 100
     assert dependencies["items"]["maxLength"] == 63
     # Every rule in the schema reads only bounded lists and strings.
-    for node in all_nodes(spec):
+    for node in schema_nodes(spec):
         if "x-kubernetes-validations" in node:
             assert node is step
-
-
-def list_type_violations(node: Schema, value: Any, path: str = "") -> list[str]:
-    """Duplicates the API server rejects for ``x-kubernetes-list-type`` set and map."""
-    found: list[str] = []
-    if isinstance(value, list):
-        seen: set[Any] = set()
-        for index, item in enumerate(value):
-            if node.get("x-kubernetes-list-type") == "set":
-                key: Any = item
-            elif node.get("x-kubernetes-list-type") == "map":
-                key = tuple(item.get(k) for k in node["x-kubernetes-list-map-keys"])
-            else:
-                key = object()
-            if key in seen:
-                found.append(f"{path}[{index}]: Duplicate value: {key!r}")
-            seen.add(key)
-            found += list_type_violations(node.get("items", {}), item, f"{path}[{index}]")
-    elif isinstance(value, dict):
-        for name, item in value.items():
-            prop = node.get("properties", {}).get(name)
-            if prop is not None:
-                found += list_type_violations(prop, item, f"{path}.{name}")
-    return found
-
-
-def cel_violations(node: Schema, value: Any, path: str = "") -> list[str]:
-    """Evaluate every ``x-kubernetes-validations`` rule with cel-python, as the API server does."""
-    found: list[str] = []
-    env = celpy.Environment()
-    for rule in node.get("x-kubernetes-validations", []):
-        activation = {"self": celpy.json_to_cel(value)}
-        verdict = env.program(env.compile(rule["rule"])).evaluate(activation)
-        if not verdict:
-            message = env.program(env.compile(rule["messageExpression"])).evaluate(activation)
-            found.append(f"{path}{rule.get('fieldPath', '')}: {message}")
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found += cel_violations(node.get("items", {}), item, f"{path}[{index}]")
-    elif isinstance(value, dict):
-        for name, item in value.items():
-            prop = node.get("properties", {}).get(name)
-            if prop is not None:
-                found += cel_violations(prop, item, f"{path}.{name}")
-    return found
 
 
 def step(name: str, *dependencies: str) -> Schema:
@@ -425,8 +289,7 @@ def step(name: str, *dependencies: str) -> Schema:
 
 
 def rejected(spec: Schema, steps: list[Schema]) -> list[str]:
-    value = {"steps": steps}
-    return list_type_violations(spec, value, "spec") + cel_violations(spec, value, "spec")
+    return value_errors({"steps": steps}, spec, "spec")
 
 
 def test_a_valid_dag_is_accepted(spec: Schema) -> None:
