@@ -15,20 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.manifests import (
-    CLUSTER_SCOPED,
-    ROOT,
-    Obj,
-    env_of,
-    kustomize,
-    kustomize_with_component,
-    of_kind,
-    pick,
-    pod_spec,
-    script_of,
-)
+from tests.support.manifests import ROOT, Obj, env_of, of_kind, pick, pod_spec, script_of
 from zen_flow.api.status import FlowPhase
 from zen_flow.gen.crd import crd
+from zen_flow.tools.doccheck.manifests import Kustomize, kubectl_binary
+from zen_flow.tools.doccheck.resources import CLUSTER_SCOPED
 
 # Renders every kustomization with kubectl, or runs the benchmarks: slow.
 pytestmark = pytest.mark.slow
@@ -43,13 +34,20 @@ COMPONENTS = ("prometheus", "kube-state-metrics", "backup")
 
 
 @pytest.fixture(scope="module")
-def deploy() -> list[Obj]:
-    return kustomize(ROOT / "deploy")
+def kustomize(tmp_path_factory: pytest.TempPathFactory) -> Kustomize:
+    return Kustomize(kubectl_binary(ROOT), tmp_path_factory.mktemp("kustomize"))
 
 
 @pytest.fixture(scope="module")
-def with_components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Obj]]:
-    return {c: kustomize_with_component(tmp_path_factory.mktemp(c), c) for c in COMPONENTS}
+def deploy(kustomize: Kustomize) -> list[Obj]:
+    return kustomize.build(ROOT / "deploy")
+
+
+@pytest.fixture(scope="module")
+def with_components(kustomize: Kustomize) -> dict[str, list[Obj]]:
+    """deploy/ with each component on top, as a user's overlay would have it."""
+    components = ROOT / "deploy" / "components"
+    return {c: kustomize.with_component(components / c, ROOT / "deploy") for c in COMPONENTS}
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +86,8 @@ def test_there_are_yaml_files_in_every_directory() -> None:
 
 
 @pytest.mark.parametrize("directory", ["deploy", "metacontroller", "crds"])
-def test_kustomization_renders_offline(directory: str) -> None:
-    assert kustomize(ROOT / directory)
+def test_kustomization_renders_offline(directory: str, kustomize: Kustomize) -> None:
+    assert kustomize.build(ROOT / directory)
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
