@@ -221,12 +221,13 @@ def api_server_job(
         container.setdefault("imagePullPolicy", "IfNotPresent")
         container.setdefault("terminationMessagePath", "/dev/termination-log")
         container.setdefault("terminationMessagePolicy", "File")
-    for key, value in (
+    defaults: tuple[tuple[str, Any], ...] = (
         ("dnsPolicy", "ClusterFirst"),
         ("schedulerName", "default-scheduler"),
         ("securityContext", {}),
         ("terminationGracePeriodSeconds", 30),
-    ):
+    )
+    for key, value in defaults:
         pod.setdefault(key, value)
     job["status"] = _job_status(obj)
     applied = json.loads(meta["annotations"][ANNOTATION_LAST_APPLIED])

@@ -29,28 +29,33 @@ Schema = dict[str, Any]
 def committed() -> Schema:
     docs = [d for d in yaml.safe_load_all(CRD_FILE.read_text()) if d]
     assert len(docs) == 1
-    return docs[0]
+    document: Schema = docs[0]
+    return document
 
 
 @pytest.fixture(scope="module")
 def version(committed: Schema) -> Schema:
     (only,) = committed["spec"]["versions"]
-    return only
+    found: Schema = only
+    return found
 
 
 @pytest.fixture(scope="module")
 def root(version: Schema) -> Schema:
-    return version["schema"]["openAPIV3Schema"]
+    found: Schema = version["schema"]["openAPIV3Schema"]
+    return found
 
 
 @pytest.fixture(scope="module")
 def spec(root: Schema) -> Schema:
-    return root["properties"]["spec"]
+    found: Schema = root["properties"]["spec"]
+    return found
 
 
 @pytest.fixture(scope="module")
 def status(root: Schema) -> Schema:
-    return root["properties"]["status"]
+    found: Schema = root["properties"]["status"]
+    return found
 
 
 # --- the committed file is the generator's output ------------------------------------------------

@@ -66,7 +66,7 @@ def test_api_reference_is_generated_from_the_models() -> None:
 
 
 def model_fields() -> list[tuple[type[BaseModel], str]]:
-    roots = [(JobFlowSpec, "spec"), (JobFlowStatus, "status")]
+    roots: list[tuple[type[BaseModel], str]] = [(JobFlowSpec, "spec"), (JobFlowStatus, "status")]
     return [
         (section.model, field_name(name, info))
         for section in apidoc.sections(roots)

@@ -58,7 +58,8 @@ def hooks(deploy: list[Obj]) -> Obj:
 @pytest.fixture(scope="module")
 def container(hooks: Obj) -> Obj:
     (only,) = pod_spec(hooks)["containers"]
-    return only
+    found: Obj = only
+    return found
 
 
 # --- every file parses, every kustomization renders ----------------------------------------------
@@ -377,7 +378,8 @@ def cronjob_checks(objects: list[Obj], name: str, verbs: set[str]) -> Obj:
     assert rule["apiGroups"] == ["workflow.zen.io"]
     assert rule["resources"] == ["jobflows"]
     assert sorted(rule["verbs"]) == sorted(verbs)
-    return container
+    found: Obj = container
+    return found
 
 
 def test_janitor_may_only_list_and_delete_jobflows(deploy: list[Obj]) -> None:
