@@ -53,7 +53,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(workers: int = 2, threads: int = 1) -> Iterator[Server]:
+def gunicorn(workers: int = 2) -> Iterator[Server]:
     """A running hook server; stopped (SIGTERM, graceful) when the block ends."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="zen-flow-bench-") as metrics_dir:
@@ -61,7 +61,6 @@ def gunicorn(workers: int = 2, threads: int = 1) -> Iterator[Server]:
             **os.environ,
             "ZEN_FLOW_BIND": f"{HOST}:{port}",
             "ZEN_FLOW_WORKERS": str(workers),
-            "ZEN_FLOW_THREADS": str(threads),
             "ZEN_FLOW_LOG_LEVEL": "warning",
             "ZEN_FLOW_TEST_CLOCK": "1",
             "PROMETHEUS_MULTIPROC_DIR": metrics_dir,

@@ -14,12 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from zen_flow.engine.wire import allow_deep_json
 from zen_flow.spec.when import compile_when
 from zen_flow.tools.sim.transports import HttpTransport
 
-# The CEL library raises the recursion limit when it first builds a parser; have it do so
-# before any test runs (hypothesis warns when a test changes the limit).
+# The server raises the recursion limit for deep JSON, and the CEL library sets it when it
+# first builds a parser: have both happen before any test runs (hypothesis warns when a
+# test changes the limit).
 compile_when("steps.warm.phase == 'Succeeded'")
+allow_deep_json()
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,7 +88,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def server() -> Iterator[str]:
     """Base URL of a hook server with the test clock enabled."""
     process, base, _ = _start_server(
-        {"ZEN_FLOW_TEST_CLOCK": "1", "ZEN_FLOW_MAX_BODY_BYTES": str(8 * 1024 * 1024)}
+        {
+            "ZEN_FLOW_TEST_CLOCK": "1",
+            "ZEN_FLOW_MAX_BODY_BYTES": str(8 * 1024 * 1024),
+            "ZEN_FLOW_READ_TIMEOUT": "3",
+        }
     )
     yield base
     _stop(process)

@@ -65,7 +65,9 @@ def test_settings_from_environment() -> None:
         {
             "ZEN_FLOW_BIND": "0.0.0.0:9000",
             "ZEN_FLOW_WORKERS": "4",
-            "ZEN_FLOW_THREADS": "2",
+            "ZEN_FLOW_WORKER_CONNECTIONS": "50",
+            "ZEN_FLOW_KEEPALIVE": "3",
+            "ZEN_FLOW_READ_TIMEOUT": "7",
             "ZEN_FLOW_TIMEOUT": "45",
             "ZEN_FLOW_GRACEFUL_TIMEOUT": "15",
             "ZEN_FLOW_MAX_BODY_BYTES": "1000",
@@ -73,7 +75,18 @@ def test_settings_from_environment() -> None:
             "ZEN_FLOW_TEST_CLOCK": "1",
         }
     )
-    assert settings == Settings("0.0.0.0:9000", 4, 2, 45, 15, 1000, "debug", True)
+    assert settings == Settings(
+        bind="0.0.0.0:9000",
+        workers=4,
+        worker_connections=50,
+        keepalive=3,
+        read_timeout=7,
+        timeout=45,
+        graceful_timeout=15,
+        max_body_bytes=1000,
+        log_level="debug",
+        test_clock=True,
+    )
     defaults = Settings.from_env({})
     assert defaults.bind == "127.0.0.1:8080"
     assert defaults.timeout > 10, "above Metacontroller's 10 s hook timeout"

@@ -24,6 +24,21 @@ MAX_NAME_LENGTH = 63
 StepName = Annotated[str, StringConstraints(pattern=DNS1123_LABEL, max_length=MAX_NAME_LENGTH)]
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 
+# Bounds on everything the hooks compute with, so that any spec the CRD admits costs bounded
+# time and memory and no arithmetic overflows: times stay within what a date can hold.
+MAX_SECONDS = 315_360_000  # ten years: timeouts, deadlines, TTL, backoff delays
+MAX_DURATION_LENGTH = 32
+MAX_RETRIES = 100  # retryPolicy.limit of one step
+MAX_BACKOFF_LIMIT = 100_000  # executionPolicy.backoffLimit of the flow
+MAX_BACKOFF_FACTOR = 100.0
+MAX_WHEN_LENGTH = 2048
+MAX_PARAMETER_VALUE = 4096
+MAX_PARAMETERS = 64
+MAX_OBJECT_NAME = 253
+Duration = Annotated[
+    str, StringConstraints(pattern=DURATION_PATTERN, max_length=MAX_DURATION_LENGTH)
+]
+
 
 class ApiModel(BaseModel):
     """Base of every API object: camelCase on the wire, unknown fields are errors."""
@@ -108,14 +123,19 @@ class ExecutionPolicy(ApiModel):
     ttl_seconds_after_finished: int = Field(
         default=86400,
         ge=0,
+        le=MAX_SECONDS,
         description="Seconds after completion before the flow and its children are removed.",
     )
     backoff_limit: int = Field(
-        default=6, ge=0, description="Total retries allowed across all steps of the flow."
+        default=6,
+        ge=0,
+        le=MAX_BACKOFF_LIMIT,
+        description="Total retries allowed across all steps of the flow.",
     )
     active_deadline_seconds: int | None = Field(
         default=None,
         gt=0,
+        le=MAX_SECONDS,
         description="Wall-clock limit for the whole flow, counted from status.startTime.",
     )
     pod_failure_policy: PodFailurePolicy | None = Field(
@@ -203,11 +223,21 @@ class PodSpec(OpenModel):
     )
 
 
+class PodTemplateMetadata(OpenModel):
+    """Labels and annotations of the step's pods; other metadata is never used."""
+
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels of the pods.")
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Annotations of the pods."
+    )
+
+
 class PodTemplate(OpenModel):
     """The Job's pod template."""
 
-    metadata: dict[str, Any] = Field(
-        default_factory=dict, description="Pod labels and annotations."
+    # Optional rather than defaulted, like the Job template's metadata (cheaper at scale).
+    metadata: PodTemplateMetadata | None = Field(
+        default=None, description="Pod labels and annotations."
     )
     spec: PodSpec = Field(description="The pod spec.")
 
@@ -217,7 +247,10 @@ class JobSpec(OpenModel):
 
     template: PodTemplate = Field(description="Pod template of the step's Job.")
     active_deadline_seconds: int | None = Field(
-        default=None, gt=0, description="Per-attempt limit; timeoutSeconds may lower it."
+        default=None,
+        gt=0,
+        le=MAX_SECONDS,
+        description="Per-attempt limit; timeoutSeconds may lower it.",
     )
     pod_failure_policy: dict[str, Any] | None = Field(
         default=None, description="Overrides executionPolicy.podFailurePolicy for this step."
@@ -265,26 +298,28 @@ class Backoff(ApiModel):
         default=BackoffType.EXPONENTIAL,
         description="Fixed: d. Linear: d*n. Exponential: d*factor^(n-1), for retry n.",
     )
-    duration: str = Field(
-        default="1s", pattern=DURATION_PATTERN, description='Base delay d, e.g. "10s".'
+    duration: Duration = Field(default="1s", description='Base delay d, e.g. "10s".')
+    factor: float = Field(
+        default=2.0, ge=1.0, le=MAX_BACKOFF_FACTOR, description="Growth factor of Exponential."
     )
-    factor: float = Field(default=2.0, ge=1.0, description="Growth factor of Exponential.")
-    max_delay: str | None = Field(
-        default=None, pattern=DURATION_PATTERN, description='Upper bound of a delay, e.g. "10m".'
+    max_delay: Duration | None = Field(
+        default=None, description='Upper bound of a delay, e.g. "10m".'
     )
 
     @field_validator("duration", "max_delay")
     @classmethod
     def _parses(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
+        if value is not None and parse_duration(value) > MAX_SECONDS:
+            raise ValueError(f'duration "{value}" is longer than {MAX_SECONDS // 3600}h')
         return value
 
 
 class RetryPolicy(ApiModel):
     """Retries of a failed step: each attempt is a new Job."""
 
-    limit: int = Field(default=3, ge=0, description="Retries after the first attempt.")
+    limit: int = Field(
+        default=3, ge=0, le=MAX_RETRIES, description="Retries after the first attempt."
+    )
     backoff: Backoff = Field(
         default=Backoff(), description="Delay between attempts (default Exponential 1s)."
     )
@@ -293,15 +328,17 @@ class RetryPolicy(ApiModel):
 class KeyRef(ApiModel):
     """A key of a ConfigMap or Secret."""
 
-    name: str = Field(description="Object name.")
-    key: str = Field(description="Key in the object.")
+    name: str = Field(min_length=1, max_length=MAX_OBJECT_NAME, description="Object name.")
+    key: str = Field(min_length=1, max_length=MAX_OBJECT_NAME, description="Key in the object.")
 
 
 class StepOutputRef(ApiModel):
     """An output parameter of another step."""
 
-    step: str = Field(description="Step name.")
-    parameter: str = Field(description="Output parameter name.")
+    step: StepName = Field(description="Step name.")
+    parameter: str = Field(
+        min_length=1, max_length=MAX_NAME_LENGTH, description="Output parameter name."
+    )
 
 
 class ValueFrom(ApiModel):
@@ -317,15 +354,19 @@ class ValueFrom(ApiModel):
 class Parameter(ApiModel):
     """A named parameter with a literal value or a source."""
 
-    name: str = Field(min_length=1, description="Parameter name.")
-    value: str | None = Field(default=None, description="Literal value.")
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH, description="Parameter name.")
+    value: str | None = Field(
+        default=None, max_length=MAX_PARAMETER_VALUE, description="Literal value."
+    )
     value_from: ValueFrom | None = Field(default=None, description="Source of the value.")
 
 
 class Parameters(ApiModel):
     """A list of parameters."""
 
-    parameters: list[Parameter] = Field(default_factory=list, description="The parameters.")
+    parameters: list[Parameter] = Field(
+        default_factory=list, max_length=MAX_PARAMETERS, description="The parameters."
+    )
 
 
 class Step(ApiModel):
@@ -349,10 +390,14 @@ class Step(ApiModel):
         default=None, description="Retries of a failed attempt; absent means none."
     )
     timeout_seconds: int | None = Field(
-        default=None, gt=0, description="Per-attempt limit: the Job's activeDeadlineSeconds."
+        default=None,
+        gt=0,
+        le=MAX_SECONDS,
+        description="Per-attempt limit: the Job's activeDeadlineSeconds.",
     )
     when: str | None = Field(
         default=None,
+        max_length=MAX_WHEN_LENGTH,
         description=(
             "CEL condition over upstream steps, e.g. steps.extract.phase == 'Succeeded'; "
             "always/true, never/false. False skips the step."

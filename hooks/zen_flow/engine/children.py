@@ -19,38 +19,32 @@ from zen_flow.api.labels import (
     LABEL_JOBFLOW_SHORT,
     LABEL_RESOURCE,
     LABEL_STEP,
+    reserved_annotation,
+    reserved_label,
 )
 from zen_flow.api.naming import label_value, resource_name
 from zen_flow.api.spec import (
     ConfigMapTemplate,
     JobFlowSpec,
     JobTemplateMetadata,
+    PodTemplateMetadata,
     StepMetadata,
     VolumeClaimTemplate,
 )
-from zen_flow.engine.observe import FlowIdentity
+from zen_flow.engine.observe import FlowIdentity, ObservedChild
 from zen_flow.engine.plan import JobToCreate
 from zen_flow.engine.wire import Child
 
 Desired = msgspec.Raw | dict[str, Any]
+
+
 _NO_STEP_METADATA = StepMetadata()
 _NO_JOB_METADATA = JobTemplateMetadata()
+_NO_POD_METADATA = PodTemplateMetadata()
 
 # Fields of a template that Kubernetes or Metacontroller own; never taken from the user.
-_DROPPED_METADATA = ("name", "namespace", "generateName", "ownerReferences", "finalizers")
 _DROPPED_JOB_SPEC = ("selector", "manualSelector")
 _KEPT_CHILD_METADATA = ("name", "namespace", "labels", "annotations")
-
-
-class _LastApplied(msgspec.Struct):
-    """Enough of a last-applied configuration to know it is a usable object."""
-
-    apiVersion: str
-    kind: str
-    metadata: dict[str, Any]
-
-
-_last_applied_decoder = msgspec.json.Decoder(_LastApplied)
 
 
 def flow_labels(flow: FlowIdentity) -> dict[str, str]:
@@ -71,12 +65,12 @@ def render_job(
     for key in _DROPPED_JOB_SPEC:
         job_spec.pop(key, None)
     pod_template = job_spec.setdefault("template", {})
-    pod_meta = {
-        k: v for k, v in (pod_template.get("metadata") or {}).items() if k in _KEPT_CHILD_METADATA
+    user_pod_meta = template.spec.template.metadata or _NO_POD_METADATA
+    pod_meta: dict[str, Any] = {
+        "labels": {**_labels(user_pod_meta.labels), **_labels(step_meta.labels), **ours}
     }
-    pod_meta.pop("name", None)
-    pod_meta.pop("namespace", None)
-    pod_meta["labels"] = {**pod_meta.get("labels", {}), **step_meta.labels, **ours}
+    if user_pod_meta.annotations:
+        pod_meta["annotations"] = _annotations(user_pod_meta.annotations)
     pod_template["metadata"] = pod_meta
     pod_spec = pod_template.setdefault("spec", {})
     pod_spec.setdefault("restartPolicy", template.spec.template.spec.restart_policy)
@@ -93,12 +87,21 @@ def render_job(
     metadata: dict[str, Any] = {
         "name": job.name,
         "namespace": flow.namespace,
-        "labels": {**job_meta.labels, **step_meta.labels, **ours},
+        "labels": {**_labels(job_meta.labels), **_labels(step_meta.labels), **ours},
     }
-    annotations = {**job_meta.annotations, **step_meta.annotations}
+    annotations = {**_annotations(job_meta.annotations), **_annotations(step_meta.annotations)}
     if annotations:
         metadata["annotations"] = annotations
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}
+
+
+def _labels(labels: dict[str, str]) -> dict[str, str]:
+    """A template's labels less the reserved ones (validation refuses them; never passed on)."""
+    return {k: v for k, v in labels.items() if reserved_label(k) is None}
+
+
+def _annotations(annotations: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in annotations.items() if reserved_annotation(k) is None}
 
 
 def render_resources(flow: FlowIdentity, spec: JobFlowSpec) -> list[dict[str, Any]]:
@@ -113,18 +116,18 @@ def render_resources(flow: FlowIdentity, spec: JobFlowSpec) -> list[dict[str, An
     ]
     for template in items:
         body = template.model_dump(by_alias=True, exclude_none=True, mode="json")
-        meta = body.pop("metadata")
+        body.pop("metadata")
         metadata: dict[str, Any] = {
             "name": resource_name(flow.name, template.metadata.name),
             "namespace": flow.namespace,
             "labels": {
-                **meta.get("labels", {}),
+                **_labels(template.metadata.labels),
                 **flow_labels(flow),
                 LABEL_RESOURCE: template.metadata.name,
             },
         }
-        if meta.get("annotations"):
-            metadata["annotations"] = meta["annotations"]
+        if template.metadata.annotations:
+            metadata["annotations"] = _annotations(template.metadata.annotations)
         body.pop("apiVersion", None)
         body.pop("kind", None)
         rendered.append(
@@ -133,29 +136,18 @@ def render_resources(flow: FlowIdentity, spec: JobFlowSpec) -> list[dict[str, An
     return rendered
 
 
-def reemit(child: Child, suspend: bool | None = None) -> Desired:
+def reemit(observed: ObservedChild, suspend: bool | None = None) -> Desired:
     """An observed child as last applied; with ``suspend`` set, a Job with that suspend value.
 
-    A child without a usable last-applied annotation (created by something else, or
-    edited by hand) is re-emitted as observed, less the fields the server owns.
+    A child whose last-applied record is missing, or describes another object, is
+    re-emitted as observed, less the fields the server owns.
     """
-    text = child.view.metadata.annotations.get(ANNOTATION_LAST_APPLIED)
-    raw: msgspec.Raw | None = None
-    if text:
-        try:
-            _last_applied_decoder.decode(text)
-            raw = msgspec.Raw(text.encode())
-        except msgspec.DecodeError:
-            raw = None
-    if raw is None:
-        return _with_suspend(_observed_as_desired(child), suspend)
-    if suspend is None:
-        return raw
-    current: dict[str, Any] = msgspec.json.decode(raw)
-    applied = (current.get("spec") or {}).get("suspend") is True
+    if observed.applied is None:
+        return _with_suspend(_observed_as_desired(observed.child), suspend)
     # Resuming only undoes a suspension we applied; one made by anything else is left alone.
-    if applied == suspend or (not suspend and not applied):
-        return raw
+    if suspend is None or observed.applied_suspend == suspend:
+        return observed.applied
+    current: dict[str, Any] = msgspec.json.decode(observed.applied)
     return _with_suspend(current, suspend)
 
 

@@ -2,10 +2,16 @@
 
 Caches may lag each other (a Job we created may not be listed yet, status may be older than
 the children), so nothing here trusts one source alone; ``plan`` reconciles them.
+
+Children, their labels and annotations can be edited by anyone who may edit objects in the
+flow's namespace. Metacontroller's last-applied annotation is used only when it describes
+the very object it is on (same apiVersion, kind, namespace and name); one that does not is
+recorded as such and never used. Step and attempt labels are read strictly.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -36,11 +42,38 @@ class JobOutcome(StrEnum):
     FAILED = "Failed"
 
 
+MAX_ATTEMPT = 1000
+_ATTEMPT = re.compile(r"[1-9][0-9]{0,3}")
+
+
+@dataclass(frozen=True)
+class ObservedChild:
+    """A child as observed, and Metacontroller's record of what it last applied to it.
+
+    ``applied`` is that record (the annotation's JSON) when it describes this very object;
+    ``bookkeeping_disagrees`` says the annotation exists but describes something else, or
+    nothing readable: it is then ignored.
+    """
+
+    child: Child
+    applied: msgspec.Raw | None
+    applied_suspend: bool
+    bookkeeping_disagrees: bool
+
+    @property
+    def kind(self) -> str:
+        return self.child.view.kind
+
+    @property
+    def name(self) -> str:
+        return self.child.view.metadata.name
+
+
 @dataclass(frozen=True)
 class ObservedJob:
     """A Job of one attempt of one step, and what its conditions say."""
 
-    child: Child
+    child: ObservedChild
     step: str
     attempt: int
     outcome: JobOutcome
@@ -54,7 +87,7 @@ class ObservedJob:
 
     @property
     def name(self) -> str:
-        return self.child.view.metadata.name
+        return self.child.name
 
 
 @dataclass(frozen=True)
@@ -76,9 +109,14 @@ class Observation:
     jobs: dict[tuple[str, int], ObservedJob] = field(default_factory=dict)
     jobs_by_name: dict[str, ObservedJob] = field(default_factory=dict)
     latest_attempt: dict[str, int] = field(default_factory=dict)
-    configmaps: dict[str, Child] = field(default_factory=dict)
-    pvcs: dict[str, Child] = field(default_factory=dict)
-    children: list[Child] = field(default_factory=list)
+    configmaps: dict[str, ObservedChild] = field(default_factory=dict)
+    pvcs: dict[str, ObservedChild] = field(default_factory=dict)
+    children: list[ObservedChild] = field(default_factory=list)
+
+    @property
+    def disagreeing_bookkeeping(self) -> list[ObservedChild]:
+        """Children whose last-applied annotation describes another object."""
+        return [child for child in self.children if child.bookkeeping_disagrees]
 
 
 def observe(request: HookRequest) -> Observation:
@@ -92,7 +130,8 @@ def observe(request: HookRequest) -> Observation:
         suspended=meta.annotations.get(ANNOTATION_SUSPENDED, "").strip().lower() == "true",
     )
     for type_key, children in request.children.items():
-        for child in children:
+        for raw_child in children:
+            child = _observed_child(raw_child, meta.namespace)
             observation.children.append(child)
             if type_key == CHILD_JOBS:
                 job = _observed_job(child)
@@ -102,9 +141,9 @@ def observe(request: HookRequest) -> Observation:
                     latest = observation.latest_attempt.get(job.step, 0)
                     observation.latest_attempt[job.step] = max(latest, job.attempt)
             elif type_key == CHILD_CONFIGMAPS:
-                observation.configmaps[child.view.metadata.name] = child
+                observation.configmaps[child.name] = child
             elif type_key == CHILD_PVCS:
-                observation.pvcs[child.view.metadata.name] = child
+                observation.pvcs[child.name] = child
     return observation
 
 
@@ -127,12 +166,33 @@ def _last_status(raw: bytes) -> JobFlowStatus:
         return JobFlowStatus()
 
 
-def _observed_job(child: Child) -> ObservedJob | None:
+def _observed_child(child: Child, namespace: str) -> ObservedChild:
+    text = child.view.metadata.annotations.get(ANNOTATION_LAST_APPLIED)
+    if not text:
+        return ObservedChild(child, None, applied_suspend=False, bookkeeping_disagrees=False)
+    try:
+        applied = _applied_decoder.decode(text)
+    except (msgspec.DecodeError, RecursionError):
+        applied = None
+    view = child.view
+    if applied is None or (
+        applied.apiVersion,
+        applied.kind,
+        applied.metadata.name,
+        applied.metadata.namespace or view.metadata.namespace or namespace,
+    ) != (view.apiVersion, view.kind, view.metadata.name, view.metadata.namespace or namespace):
+        return ObservedChild(child, None, applied_suspend=False, bookkeeping_disagrees=True)
+    raw = msgspec.Raw(text.encode())
+    return ObservedChild(child, raw, bool(applied.spec.suspend), bookkeeping_disagrees=False)
+
+
+def _observed_job(observed: ObservedChild) -> ObservedJob | None:
     """The Job's step, attempt and outcome; None for a Job that is not one of a step's."""
+    child = observed.child
     meta = child.view.metadata
     step = meta.labels.get(LABEL_STEP)
     attempt_text = meta.labels.get(LABEL_ATTEMPT, "")
-    if not step or not attempt_text.isdigit() or int(attempt_text) < 1:
+    if not step or not _ATTEMPT.fullmatch(attempt_text) or int(attempt_text) > MAX_ATTEMPT:
         return None
     outcome, reason, message, finished = JobOutcome.ACTIVE, "", "", None
     for condition in child.view.status.conditions:
@@ -145,7 +205,7 @@ def _observed_job(child: Child) -> ObservedJob | None:
         break
     started = child.view.status.startTime or meta.creationTimestamp
     return ObservedJob(
-        child=child,
+        child=observed,
         step=step,
         attempt=int(attempt_text),
         outcome=outcome,
@@ -154,27 +214,26 @@ def _observed_job(child: Child) -> ObservedJob | None:
         finished_at=finished,
         started_at=parse_time_or(started, _EPOCH) if started else None,
         suspended=bool(child.view.spec.suspend),
-        suspended_by_flow=bool(child.view.spec.suspend) and _applied_suspend(child),
+        suspended_by_flow=bool(child.view.spec.suspend) and observed.applied_suspend,
         queued_by_kueue=LABEL_KUEUE_QUEUE in meta.labels,
     )
 
 
+class _AppliedMeta(msgspec.Struct):
+    name: str = ""
+    namespace: str = ""
+
+
 class _Applied(msgspec.Struct):
+    """What of a last-applied configuration is read: who it describes, and its suspend."""
+
+    apiVersion: str = ""
+    kind: str = ""
+    metadata: _AppliedMeta = msgspec.field(default_factory=_AppliedMeta)
     spec: ChildSpec = ChildSpec()
 
 
 _applied_decoder = msgspec.json.Decoder(_Applied)
-
-
-def _applied_suspend(child: Child) -> bool:
-    """Whether we suspended this Job (our last-applied configuration says so)."""
-    text = child.view.metadata.annotations.get(ANNOTATION_LAST_APPLIED)
-    if not text:
-        return False
-    try:
-        return bool(_applied_decoder.decode(text).spec.suspend)
-    except msgspec.DecodeError:
-        return False
 
 
 _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")

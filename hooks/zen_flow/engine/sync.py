@@ -8,34 +8,44 @@ same response; the HTTP server, the CLI simulator and the benchmarks all call ``
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from zen_flow.api.reasons import FlowReason
-from zen_flow.api.spec import JobFlowSpec
+from zen_flow.api.spec import MAX_SECONDS, JobFlowSpec
 from zen_flow.api.status import TERMINAL_FLOW_PHASES, FlowPhase, JobFlowStatus, StepPhase
 from zen_flow.api.times import parse_time_or, seconds_until
 from zen_flow.engine.children import Desired, reemit, render_job, render_resources
-from zen_flow.engine.observe import JobOutcome, Observation, observe, read_spec
+from zen_flow.engine.guard import check_answer
+from zen_flow.engine.observe import JobOutcome, Observation, ObservedChild, observe, read_spec
 from zen_flow.engine.plan import plan
 from zen_flow.engine.status import FlowState, flow_status, status_document
-from zen_flow.engine.wire import Child, HookRequest, HookResponse
+from zen_flow.engine.wire import HookRequest, HookResponse
 from zen_flow.spec.validation import Problem
 
 
 @dataclass(frozen=True)
 class SyncResult:
-    """The response, and what happened in it (for metrics and the simulator's timeline)."""
+    """The response, and what happened in it (for metrics, logs and the simulator)."""
 
     response: HookResponse
     jobs_created: int = 0
     step_transitions: Counter[str] = field(default_factory=Counter)
     flow_transition: str | None = None
+    # Children whose last-applied annotation describes another object: ignored, "Kind name".
+    ignored_bookkeeping: tuple[str, ...] = ()
 
 
 def sync(request: HookRequest, now: datetime) -> SyncResult:
     """Answer a sync (or, when ``request.finalizing``, a finalize) call."""
     observation = observe(request)
+    result = _decide(request, observation, now)
+    ignored = tuple(f"{c.kind} {c.name}" for c in observation.disagreeing_bookkeeping)
+    return replace(result, ignored_bookkeeping=ignored) if ignored else result
+
+
+def _decide(request: HookRequest, observation: Observation, now: datetime) -> SyncResult:
     if request.finalizing:
         return finalize(observation)
     previous = observation.status
@@ -49,15 +59,14 @@ def sync(request: HookRequest, now: datetime) -> SyncResult:
 
 def finalize(observation: Observation) -> SyncResult:
     """Deletion: running Jobs go first, then everything else; done when nothing is left."""
-    running = [job.child for job in observation.jobs.values() if job.outcome is JobOutcome.ACTIVE]
-    running_ids = {id(child) for child in running}
+    running = {job.name for job in observation.jobs.values() if job.outcome is JobOutcome.ACTIVE}
     keep: list[Desired] = []
     if running:
-        keep = [reemit(c) for c in observation.children if id(c) not in running_ids]
-    response = HookResponse(
-        status=status_document(observation.status),
-        children=keep,
-        finalized=not observation.children,
+        keep = [
+            reemit(c) for c in observation.children if not (c.kind == "Job" and c.name in running)
+        ]
+    response = _response(
+        observation, status_document(observation.status), keep, finalized=not observation.children
     )
     return SyncResult(response)
 
@@ -65,10 +74,7 @@ def finalize(observation: Observation) -> SyncResult:
 def _finished(observation: Observation) -> SyncResult:
     """A finished flow is quiescent: same status, children kept for their logs, no resync."""
     return SyncResult(
-        HookResponse(
-            status=status_document(observation.status),
-            children=[reemit(child) for child in observation.children],
-        )
+        _response(observation, status_document(observation.status), _kept(observation))
     )
 
 
@@ -88,10 +94,7 @@ def _invalid(observation: Observation, problems: list[Problem], now: datetime) -
         previous, flow, generation=observation.flow.generation, problems=problems, now=now
     )
     return SyncResult(
-        HookResponse(
-            status=status_document(status),
-            children=[reemit(child) for child in observation.children],
-        ),
+        _response(observation, status_document(status), _kept(observation)),
         flow_transition=_transition(previous, status),
     )
 
@@ -99,36 +102,56 @@ def _invalid(observation: Observation, problems: list[Problem], now: datetime) -
 def _run(observation: Observation, spec: JobFlowSpec, now: datetime) -> SyncResult:
     decided = plan(observation, spec, now)
     flow = observation.flow
-    children: list[Desired] = []
-    emitted: set[tuple[str, str]] = set()
-    for resource in render_resources(flow, spec):
-        children.append(resource)
-        emitted.add((resource["kind"], resource["metadata"]["name"]))
-    for job in decided.jobs_to_create:
-        children.append(render_job(flow, spec, job, suspend=observation.suspended))
-        emitted.add(("Job", job.name))
-    for child in observation.children:
-        if (child.view.kind, child.view.metadata.name) in emitted:
-            continue
-        children.append(reemit(child, _desired_suspend(observation, child)))
+    rendered = [
+        *render_resources(flow, spec),
+        *(render_job(flow, spec, job, observation.suspended) for job in decided.jobs_to_create),
+    ]
+    emitted = {(body["kind"], body["metadata"]["name"]) for body in rendered}
+    children: list[Desired] = [*rendered]
+    for observed in observation.children:
+        if (observed.kind, observed.name) not in emitted:
+            children.append(reemit(observed, _desired_suspend(observation, observed)))
     status = flow_status(
         observation.status, decided.flow, generation=flow.generation, problems=[], now=now
     )
-    resync = seconds_until(decided.due, now) if decided.due is not None else None
+    resync = seconds_until(decided.due, now, MAX_SECONDS) if decided.due is not None else None
     return SyncResult(
-        HookResponse(status=status_document(status), children=children, resyncAfterSeconds=resync),
+        _response(observation, status_document(status), children, resync=resync),
         jobs_created=decided.attempts_started,
         step_transitions=_step_transitions(observation.status, status),
         flow_transition=_transition(observation.status, status),
     )
 
 
-def _desired_suspend(observation: Observation, child: Child) -> bool | None:
+def _kept(observation: Observation) -> list[Desired]:
+    return [reemit(child) for child in observation.children]
+
+
+def _response(
+    observation: Observation,
+    status: dict[str, Any],
+    children: list[Desired],
+    resync: float | None = None,
+    finalized: bool | None = None,
+) -> HookResponse:
+    """The answer, once the guard has checked its children."""
+    check_answer(observation.flow, observation.children, children, finalizing=finalized is not None)
+    return HookResponse(
+        status=status,
+        children=children,
+        resyncAfterSeconds=resync,
+        finalized=finalized,
+    )
+
+
+def _desired_suspend(observation: Observation, child: ObservedChild) -> bool | None:
     """``spec.suspend`` a re-emitted Job should have, or None to leave it as last applied.
 
     Only running Jobs of steps are toggled, never those Kueue queues: Kueue owns theirs.
     """
-    job = observation.jobs_by_name.get(child.view.metadata.name)
+    if child.kind != "Job":
+        return None
+    job = observation.jobs_by_name.get(child.name)
     if job is None or job.outcome is not JobOutcome.ACTIVE or job.queued_by_kueue:
         return None
     if observation.suspended:

@@ -13,11 +13,28 @@ cannot form reference cycles.
 
 from __future__ import annotations
 
+import re
+import sys
 from typing import Any
 
 import msgspec
 
+from zen_flow.api.labels import CHILD_CONFIGMAPS, CHILD_JOBS, CHILD_PVCS
+
 NULL = msgspec.Raw(b"null")
+# Metacontroller and the API server decode JSON nested up to 10000 levels (Go's limit), so
+# a flow can hold such nesting in the unmodelled parts of its pod templates.
+MAX_JSON_DEPTH = 10_000
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+# Metacontroller's key of each declared child type, and what the objects under it are.
+CHILD_TYPES = {
+    CHILD_JOBS: ("batch/v1", "Job"),
+    CHILD_CONFIGMAPS: ("v1", "ConfigMap"),
+    CHILD_PVCS: ("v1", "PersistentVolumeClaim"),
+}
 
 
 class WireError(ValueError):
@@ -112,14 +129,36 @@ _child_decoder = msgspec.json.Decoder(ChildView)
 _encoder = msgspec.json.Encoder()
 
 
+def allow_deep_json() -> None:
+    """Let this process decode and encode JSON as deeply nested as Kubernetes allows.
+
+    The decoder and encoder recurse once per level and stop at the interpreter's recursion
+    limit; the entry points (server, command) call this once. The C stack this needs (some
+    2 MB at 10000 levels) is far within a thread's default 8 MB.
+    """
+    needed = MAX_JSON_DEPTH + 2000
+    if sys.getrecursionlimit() < needed:
+        sys.setrecursionlimit(needed)
+
+
 def decode_request(body: bytes) -> HookRequest:
     """Decode a hook request; ``WireError`` when it is not JSON or has the wrong shape."""
     try:
         request = _request_decoder.decode(body)
     except msgspec.DecodeError as error:
         raise WireError(_describe(error)) from error
+    except UnicodeDecodeError as error:
+        raise WireError(
+            f"the request is not UTF-8 ({error.reason} at byte {error.start})"
+        ) from None
+    except RecursionError:
+        raise WireError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    _check_parent(request.parent.metadata)
     children: dict[str, tuple[Child, ...]] = {}
     for type_key in sorted(request.children):
+        if type_key not in CHILD_TYPES:
+            known = ", ".join(sorted(CHILD_TYPES))
+            raise WireError(f"children: unknown child type {type_key!r} (expected {known})")
         by_key = request.children[type_key] or {}
         decoded = []
         # Keys are `name` (hook v1) or `namespace/name` (v2): sort for a stable order, but
@@ -131,9 +170,40 @@ def decode_request(body: bytes) -> HookRequest:
             except msgspec.DecodeError as error:
                 path = f"children[{type_key!r}][{key!r}]"
                 raise WireError(_describe(error, path)) from error
+            except RecursionError:
+                raise WireError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+            _check_child(type_key, key, view, request.parent.metadata.namespace)
             decoded.append(Child(view=view, raw=raw))
         children[type_key] = tuple(decoded)
     return HookRequest(parent=request.parent, children=children, finalizing=request.finalizing)
+
+
+def _check_parent(meta: ObjectMeta) -> None:
+    """The API server names every object validly: a request whose parent it did not name is
+    not a hook request (and its name must never reach a child's name)."""
+    if len(meta.name) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(meta.name):
+        raise WireError(f"parent.metadata.name: {meta.name[:80]!r} is not a Kubernetes name")
+    if len(meta.namespace) > 63 or not _DNS1123_LABEL.fullmatch(meta.namespace):
+        raise WireError(
+            f"parent.metadata.namespace: {meta.namespace[:80]!r} is not a Kubernetes namespace"
+        )
+    if not meta.uid or len(meta.uid) > 128 or not meta.uid.isascii():
+        raise WireError("parent.metadata.uid: missing or not a Kubernetes uid")
+
+
+def _check_child(type_key: str, key: str, view: ChildView, namespace: str) -> None:
+    """Metacontroller lists only objects of the declared types, in the parent's namespace."""
+    where = f"children[{type_key!r}][{key!r}]"
+    if (view.apiVersion, view.kind) != CHILD_TYPES[type_key]:
+        api_version, kind = CHILD_TYPES[type_key]
+        raise WireError(
+            f"{where}: a {view.kind or 'nameless kind'} among the {kind}s ({api_version})"
+        )
+    meta = view.metadata
+    if len(meta.name) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(meta.name):
+        raise WireError(f"{where}.metadata.name: {meta.name[:80]!r} is not a Kubernetes name")
+    if meta.namespace not in ("", namespace):
+        raise WireError(f"{where}.metadata.namespace: {meta.namespace[:80]!r} is not the parent's")
 
 
 def encode_response(response: HookResponse) -> bytes:

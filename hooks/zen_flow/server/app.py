@@ -7,50 +7,73 @@ cannot answer fully is never a 200.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from gevent import Timeout, monkey
+from werkzeug.exceptions import HTTPException
 
 from zen_flow.api.times import parse_time
+from zen_flow.engine.guard import UnsafeAnswer
 from zen_flow.engine.sync import SyncResult, sync
-from zen_flow.engine.wire import HookRequest, WireError, decode_request, encode, encode_response
+from zen_flow.engine.wire import (
+    HookRequest,
+    WireError,
+    allow_deep_json,
+    decode_request,
+    encode,
+    encode_response,
+)
 from zen_flow.server.logs import configure
 from zen_flow.server.metrics import HookMetrics
 from zen_flow.server.settings import Settings
 
 CLOCK_HEADER = "X-Zen-Flow-Now"
 JSON = "application/json"
+READ_CHUNK = 256 * 1024
 
 
-class BadRequest(ValueError):
-    """A request we refuse with 400 and this message."""
+class RequestError(ValueError):
+    """A request we refuse with ``code`` and this message."""
+
+    code = 400
+
+
+class BodyTooLarge(RequestError):
+    code = 413
+
+
+class BodyTooSlow(RequestError):
+    code = 408
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """A hook server app; all its state lives in this call, none at module level."""
     settings = settings or Settings.from_env()
+    allow_deep_json()
     log = configure(settings.log_level)
     metrics = HookMetrics()
     app = Flask("zen_flow")
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
 
     def answer(hook: str, finalizing: bool) -> Response:
         started = time.perf_counter()
         code = 500
         try:
-            response = _answer_hook(finalizing, settings, metrics)
+            response = _answer_hook(finalizing, settings, metrics, log)
             code = 200
             return response
-        except (BadRequest, WireError) as error:
-            code = 400
-            return _error(400, str(error))
-        except RequestEntityTooLarge:
-            code = 413
-            return _error(413, f"request body larger than {settings.max_body_bytes} bytes")
+        except (RequestError, WireError) as error:
+            code = error.code if isinstance(error, RequestError) else 400
+            return _error(code, str(error), close=code != 400)
+        except UnsafeAnswer as error:
+            # A bug: the answer would have crossed the trust boundary. Never sent.
+            log.error("answer refused by the guard: %s", error, extra=_flow_fields())
+            return _error(500, "internal error; see the hook server's log")
         finally:
             seconds = time.perf_counter() - started
             metrics.observe_request(hook, code, seconds)
@@ -82,10 +105,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
-def _answer_hook(finalizing: bool, settings: Settings, metrics: HookMetrics) -> Response:
-    body = request.get_data(cache=False)
+def _answer_hook(
+    finalizing: bool, settings: Settings, metrics: HookMetrics, log: logging.Logger
+) -> Response:
+    body = _read_body(settings)
     if not body:
-        raise BadRequest("empty body: expected a JSON hook request")
+        raise RequestError("empty body: expected a JSON hook request")
     hook_request = decode_request(body)
     meta = hook_request.parent.metadata
     g.flow = {"namespace": meta.namespace, "name": meta.name}
@@ -93,7 +118,52 @@ def _answer_hook(finalizing: bool, settings: Settings, metrics: HookMetrics) -> 
         hook_request = HookRequest(hook_request.parent, hook_request.children, finalizing=True)
     result: SyncResult = sync(hook_request, _now(settings))
     metrics.observe_sync(result.jobs_created, result.step_transitions, result.flow_transition)
+    if result.ignored_bookkeeping:
+        metrics.observe_ignored_bookkeeping(result.ignored_bookkeeping)
+        log.warning(
+            "ignored %s last-applied annotation(s) that describe another object: %s",
+            len(result.ignored_bookkeeping),
+            ", ".join(result.ignored_bookkeeping[:10]),
+            extra={**_flow_fields(), "children": list(result.ignored_bookkeeping[:100])},
+        )
     return Response(encode_response(result.response), status=200, mimetype=JSON)
+
+
+def _read_body(settings: Settings) -> bytes:
+    """The request body, whole: 413 over the limit however it is framed (a length or
+    chunks), 408 when it takes longer than ``read_timeout`` to arrive."""
+    limit = settings.max_body_bytes
+    length = request.content_length
+    if length is not None and length > limit:
+        raise BodyTooLarge(f"request body larger than {limit} bytes")
+    stream = request.environ["wsgi.input"]
+    chunks: list[bytes] = []
+    total = 0
+    with _deadline(settings.read_timeout):
+        while True:
+            chunk = stream.read(min(READ_CHUNK, limit + 1 - total))
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:
+                raise BodyTooLarge(f"request body larger than {limit} bytes")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@contextlib.contextmanager
+def _deadline(seconds: int) -> Iterator[None]:
+    """Under gunicorn's gevent workers, cut the block off after ``seconds``: a greenlet
+    reading a slow client yields at every read, where the timeout strikes."""
+    if not monkey.is_module_patched("socket"):
+        yield
+        return
+    timeout = Timeout(seconds, BodyTooSlow(f"request body not received within {seconds}s"))
+    timeout.start()
+    try:
+        yield
+    finally:
+        timeout.cancel()
 
 
 def _now(settings: Settings) -> datetime:
@@ -102,7 +172,7 @@ def _now(settings: Settings) -> datetime:
         try:
             return parse_time(header)
         except ValueError:
-            raise BadRequest(f"{CLOCK_HEADER}: {header!r} is not an RFC 3339 time") from None
+            raise RequestError(f"{CLOCK_HEADER}: {header!r} is not an RFC 3339 time") from None
     return datetime.now(UTC)
 
 
@@ -111,8 +181,12 @@ def _flow_fields() -> dict[str, Any]:
     return {"flow": flow} if flow else {}
 
 
-def _error(code: int, message: str) -> Response:
-    return Response(encode({"error": message}), status=code, mimetype=JSON)
+def _error(code: int, message: str, *, close: bool = False) -> Response:
+    response = Response(encode({"error": message}), status=code, mimetype=JSON)
+    if close:
+        # What the client still sends is not read: the connection ends with the answer.
+        response.headers["Connection"] = "close"
+    return response
 
 
 def _plain(text: str) -> Response:

@@ -26,7 +26,12 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 wsgi_app = "zen_flow.server.app:create_app()"
 bind = _settings.bind
 workers = _settings.workers
-threads = _settings.threads
+# gevent: a connection is a greenlet, so clients that send slowly cannot hold the workers
+# (a sync worker would be tied up for as long as the client dawdles). A sync itself is CPU
+# work that does not yield, so a worker still runs one at a time.
+worker_class = "gevent"
+worker_connections = _settings.worker_connections
+keepalive = _settings.keepalive
 timeout = _settings.timeout
 graceful_timeout = _settings.graceful_timeout
 loglevel = _settings.log_level

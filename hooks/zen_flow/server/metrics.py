@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter as Tally
+from collections.abc import Sequence
 
 from prometheus_client import (
     CollectorRegistry,
@@ -49,6 +50,12 @@ class HookMetrics:
             ["phase"],
             registry=self.registry,
         )
+        self.ignored_bookkeeping = Counter(
+            "zen_flow_ignored_bookkeeping",
+            "Children whose last-applied annotation described another object (ignored).",
+            ["kind"],
+            registry=self.registry,
+        )
         self.flow_transitions = Counter(
             "zen_flow_flow_transitions",
             "Flows entering a phase.",
@@ -67,6 +74,11 @@ class HookMetrics:
             self.step_transitions.labels(phase=phase).inc(count)
         if flow_phase is not None:
             self.flow_transitions.labels(phase=flow_phase).inc()
+
+    def observe_ignored_bookkeeping(self, children: Sequence[str]) -> None:
+        """Count children (``"Kind name"``) whose bookkeeping annotation was ignored."""
+        for kind, count in sorted(Tally(child.split(" ", 1)[0] for child in children).items()):
+            self.ignored_bookkeeping.labels(kind=kind).inc(count)
 
     def exposition(self) -> bytes:
         """The text format: merged over all workers in multiprocess mode."""

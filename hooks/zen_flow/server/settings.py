@@ -30,7 +30,13 @@ class Settings:
 
     bind: str = "127.0.0.1:8080"
     workers: int = 2
-    threads: int = 1
+    # Each worker serves connections as greenlets (gevent), so a slow client holds one
+    # greenlet, not a worker; at most this many at once per worker.
+    worker_connections: int = 100
+    # Seconds a connection may take to send a request's headers (and idle between requests).
+    keepalive: int = 5
+    # Seconds a request may take to send its body: Metacontroller gives up after 10 anyway.
+    read_timeout: int = 10
     timeout: int = 30
     graceful_timeout: int = 20
     max_body_bytes: int = 64 * 1024 * 1024
@@ -43,7 +49,9 @@ class Settings:
         return cls(
             bind=env.get("ZEN_FLOW_BIND", "").strip() or cls.bind,
             workers=_int(env, "ZEN_FLOW_WORKERS", cls.workers),
-            threads=_int(env, "ZEN_FLOW_THREADS", cls.threads),
+            worker_connections=_int(env, "ZEN_FLOW_WORKER_CONNECTIONS", cls.worker_connections),
+            keepalive=_int(env, "ZEN_FLOW_KEEPALIVE", cls.keepalive),
+            read_timeout=_int(env, "ZEN_FLOW_READ_TIMEOUT", cls.read_timeout),
             timeout=_int(env, "ZEN_FLOW_TIMEOUT", cls.timeout),
             graceful_timeout=_int(env, "ZEN_FLOW_GRACEFUL_TIMEOUT", cls.graceful_timeout),
             max_body_bytes=_int(env, "ZEN_FLOW_MAX_BODY_BYTES", cls.max_body_bytes),

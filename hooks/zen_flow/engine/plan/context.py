@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from zen_flow.api.naming import resource_name
 from zen_flow.api.spec import JobFlowSpec, Step
-from zen_flow.api.times import parse_time_or
+from zen_flow.api.times import later, parse_time_or
 from zen_flow.engine.observe import FlowIdentity, Observation, ObservedJob
 
 
@@ -39,7 +39,7 @@ class PassContext:
             latest_attempt=observation.latest_attempt,
             now=now,
             start_time=start,
-            deadline=start + timedelta(seconds=limit) if limit else None,
+            deadline=later(start, limit) if limit else None,
             suspended=observation.suspended,
             resources_ready=_resources_observed(observation, spec),
         )

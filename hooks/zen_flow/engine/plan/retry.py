@@ -7,30 +7,35 @@ written to status (``nextRetryTime``) so that every later sync agrees on it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from zen_flow.api.durations import parse_duration
 from zen_flow.api.reasons import StepReason
-from zen_flow.api.spec import Backoff, BackoffType, RetryPolicy
+from zen_flow.api.spec import MAX_SECONDS, Backoff, BackoffType, RetryPolicy
 from zen_flow.api.status import StepStatus
-from zen_flow.api.times import ceil_seconds, parse_time_or
+from zen_flow.api.times import ceil_seconds, later, parse_time_or
 from zen_flow.engine.plan.context import PassContext
 from zen_flow.engine.plan.transitions import backing_off, failed
 
 
-def retry_delay(backoff: Backoff, retry: int) -> timedelta:
-    """Delay before retry ``retry`` (1, 2, ...): Fixed d, Linear d*n, Exponential d*f^(n-1)."""
+def retry_delay(backoff: Backoff, retry: int) -> float:
+    """Seconds before retry ``retry`` (1, 2, ...): Fixed d, Linear d*n, Exponential d*f^(n-1);
+    at most ``maxDelay``, and never more than ``MAX_SECONDS`` however large the growth."""
     base = parse_duration(backoff.duration)
     if backoff.type is BackoffType.FIXED:
         seconds = base
     elif backoff.type is BackoffType.LINEAR:
         seconds = base * retry
     else:
-        seconds = base * backoff.factor ** (retry - 1)
+        try:
+            seconds = base * backoff.factor ** (retry - 1)
+        except OverflowError:
+            seconds = math.inf
     if backoff.max_delay is not None:
         seconds = min(seconds, parse_duration(backoff.max_delay))
-    return timedelta(seconds=seconds)
+    return min(seconds, MAX_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ def decide_retry(
             StepReason.FLOW_BACKOFF_LIMIT_REACHED,
             f"; executionPolicy.backoffLimit {backoff_limit} reached",
         )
-    return RetryAt(ceil_seconds(finished + retry_delay(policy.backoff, attempt)))
+    return RetryAt(ceil_seconds(later(finished, retry_delay(policy.backoff, attempt))))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,105 @@
+"""The last check of every answer: it stays within the flow's trust boundary.
+
+Metacontroller creates whatever an answer lists, with rights over the whole cluster, and
+deletes every observed child an answer leaves out. So before an answer leaves the engine:
+its children are only Jobs, ConfigMaps and PersistentVolumeClaims, only in the flow's
+namespace, each listed once, and (unless the flow is being finalized) every observed child
+is among them. Identities are read from the very bodies sent, independently of how the
+engine built them. An answer that breaks this is a bug; it is never sent (HTTP 500 instead,
+and Metacontroller retries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+import msgspec
+
+from zen_flow.engine.children import Desired
+from zen_flow.engine.observe import FlowIdentity, ObservedChild
+from zen_flow.engine.wire import CHILD_TYPES
+
+ALLOWED_TYPES = frozenset(CHILD_TYPES.values())
+
+
+class UnsafeAnswer(RuntimeError):
+    """An answer that would cross the trust boundary or lose a child."""
+
+
+class Identity(NamedTuple):
+    """Who a child is: what Metacontroller creates, updates or deletes by."""
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+
+
+class _Meta(msgspec.Struct):
+    name: Any = ""
+    namespace: Any = ""
+
+
+class _Identified(msgspec.Struct):
+    apiVersion: Any = ""
+    kind: Any = ""
+    metadata: Any = None
+
+
+_identity_decoder = msgspec.json.Decoder(_Identified)
+
+
+def identity(body: Desired, namespace: str) -> Identity:
+    """The identity Metacontroller reads from ``body``; an empty namespace is ``namespace``
+    (Metacontroller defaults it to the parent's)."""
+    if isinstance(body, msgspec.Raw):
+        try:
+            decoded = _identity_decoder.decode(body)
+        except msgspec.DecodeError as error:
+            raise UnsafeAnswer(f"a child that is not a JSON object: {error}") from error
+        api_version, kind, meta = decoded.apiVersion, decoded.kind, decoded.metadata
+    else:
+        api_version, kind, meta = body.get("apiVersion"), body.get("kind"), body.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    given = meta.get("namespace")
+    return Identity(
+        _text(api_version),
+        _text(kind),
+        namespace if given in (None, "") else _text(given),
+        _text(meta.get("name")),
+    )
+
+
+def _text(value: Any) -> str:
+    """A field Metacontroller reads as a string; anything else counts as missing."""
+    return value if isinstance(value, str) else ""
+
+
+def check_answer(
+    flow: FlowIdentity,
+    observed: Iterable[ObservedChild],
+    desired: Iterable[Desired],
+    *,
+    finalizing: bool,
+) -> None:
+    """``UnsafeAnswer`` unless ``desired`` keeps every rule of the boundary."""
+    listed: set[tuple[str, str]] = set()
+    for body in desired:
+        api_version, kind, namespace, name = identity(body, flow.namespace)
+        where = f"{kind or '?'} {name or '?'} ({api_version or '?'}, namespace {namespace!r})"
+        if (api_version, kind) not in ALLOWED_TYPES:
+            raise UnsafeAnswer(f"{where}: not a child type of JobFlows")
+        if namespace != flow.namespace:
+            raise UnsafeAnswer(f"{where}: outside the flow's namespace {flow.namespace!r}")
+        if not name:
+            raise UnsafeAnswer(f"{where}: no name")
+        if (kind, name) in listed:
+            raise UnsafeAnswer(f"{where}: listed twice")
+        listed.add((kind, name))
+    if finalizing:
+        return
+    lost = sorted({(child.kind, child.name) for child in observed} - listed)
+    if lost:
+        shown = ", ".join(f"{kind} {name}" for kind, name in lost[:5])
+        raise UnsafeAnswer(f"observed children missing from the answer: {shown}")
