@@ -25,6 +25,7 @@ from typing import Any
 from bench import fixtures, measure, memory, server
 from bench.fixtures import Fixture
 from bench.flows import SHAPES
+from bench.hostile import QUICK_HOSTILE, HostileConfig
 from bench.measure import Budget, Stats
 
 
@@ -50,6 +51,7 @@ class Config:
     status_sizes: tuple[int, ...] = (1000, 5000)
     gc_threshold: int = 50_000
     gc_shape: str = "layered"
+    hostile: HostileConfig = field(default_factory=HostileConfig)
 
     def budget(self, seconds: float) -> Budget:
         return Budget(seconds, self.least, self.most)
@@ -68,6 +70,7 @@ QUICK = Config(
     throughput_seconds=0.5,
     throughput_max_requests=50,
     status_sizes=(20,),
+    hostile=QUICK_HOSTILE,
 )
 
 

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
-from bench import measure
+from bench import hostile, measure
 from bench.benchmarks import Config, GcRow, MemoryResult, Profile, SyncRow, ThroughputRow
+from bench.hostile import HostileResults
 
 PACKAGES = ("zen-flow", "msgspec", "pydantic", "pydantic-core", "flask", "werkzeug", "gunicorn")
 MIB = 1024 * 1024
@@ -35,6 +36,7 @@ class Results:
     command: str
     finished_step: dict[str, Any] | None = None
     spec_memory: tuple[int, int] | None = None  # steps, bytes a validated spec holds
+    hostile: HostileResults | None = None
 
 
 def machine() -> list[str]:
@@ -361,7 +363,7 @@ def markdown(results: Results) -> str:
         "- **typed floor**: msgspec decoding only the fields the hook reads (the `wire.py`",
         "  structs) and encoding the hook's answer: the I/O the hook cannot go below.",
         "- **HTTP**: a POST /sync round trip to gunicorn started with the project's own",
-        "  configuration (2 sync workers) on 127.0.0.1, from the first byte sent to the last",
+        "  configuration (2 gevent workers) on 127.0.0.1, from the first byte sent to the last",
         "  byte read.",
         "",
         "## 1. Sync cost by size (milliseconds)",
@@ -385,9 +387,8 @@ def markdown(results: Results) -> str:
         f"{config.throughput_clients} client processes on the same machine posting the "
         f"{config.throughput_shape} flow at 50 % back to back for "
         f"{config.throughput_seconds:g} s each (or {config.throughput_max_requests:,} requests",
-        "in all), against the configured 2 sync workers. gunicorn's sync workers close the",
-        "connection after each answer, so every request opens a new one. Clients and",
-        "workers share the machine's cores.",
+        "in all), against the configured 2 gevent workers; each client keeps its connection.",
+        "Clients and workers share the machine's cores.",
         "",
         *throughput_table(results.throughput),
         "",
@@ -429,8 +430,17 @@ def markdown(results: Results) -> str:
         "",
         *gc_lines(results.gc),
         "",
-        *findings(results),
     ]
+    if results.hostile is not None:
+        lines += [
+            "## 6. Hostile input: bounded cost",
+            "",
+            "What anyone who may create a JobFlow (or reach the hooks) can make them spend.",
+            "",
+            *hostile.markdown(results.hostile),
+            "",
+        ]
+    lines += findings(results)
     return "\n".join(lines) + "\n"
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 if not __package__:  # run as a script (python bench/run.py): make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import benchmarks, measure, report, server
+from bench import benchmarks, hostile, measure, report, server
 from bench.benchmarks import QUICK, Config, Kept
 
 
@@ -57,6 +57,9 @@ def run(
         spec_memory = (largest.steps, measure.retained_spec_bytes(largest))
     log("garbage collection")
     gc_rows = benchmarks.gc_sensitivity(config, kept)
+    hostile_results = None
+    if config.http:
+        hostile_results = hostile.run(config.hostile, log)
     return report.Results(
         config=config,
         rows=rows,
@@ -66,6 +69,7 @@ def run(
         gc=gc_rows,
         finished_step=kept.finished_step,
         spec_memory=spec_memory,
+        hostile=hostile_results,
         seconds=time.perf_counter() - started,
         command=command,
     )

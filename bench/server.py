@@ -53,8 +53,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(workers: int = 2) -> Iterator[Server]:
-    """A running hook server; stopped (SIGTERM, graceful) when the block ends."""
+def gunicorn(workers: int = 2, worker_class: str | None = None) -> Iterator[Server]:
+    """A running hook server; stopped (SIGTERM, graceful) when the block ends.
+
+    ``worker_class`` replaces the configuration's (gevent), for comparisons."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="zen-flow-bench-") as metrics_dir:
         env = {
@@ -71,6 +73,7 @@ def gunicorn(workers: int = 2) -> Iterator[Server]:
             "gunicorn",
             "--config",
             "python:zen_flow.server.gunicorn_conf",
+            *(["--worker-class", worker_class] if worker_class else []),
         ]
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
         try:
@@ -105,8 +108,8 @@ def _wait_ready(server: Server, process: subprocess.Popen[bytes]) -> None:
 
 
 class Client:
-    """One client of the hook server. gunicorn's sync workers close the connection after
-    each answer; http.client then opens a new one for the next request."""
+    """One client of the hook server, keeping its connection between requests (http.client
+    opens a new one if the server closed it)."""
 
     def __init__(self, port: int, timeout: float = 60.0) -> None:
         self.connection = http.client.HTTPConnection(HOST, port, timeout=timeout)

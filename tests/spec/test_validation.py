@@ -200,3 +200,30 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "fragment"),
+    [
+        ({"labels": {"bad key": "x"}}, 'labels["bad key"]: not a valid key'),
+        ({"labels": {"a/b/c": "x"}}, 'labels["a/b/c"]: not a valid key'),
+        ({"labels": {"Example.com/x": "x"}}, "not a valid key"),
+        ({"labels": {"tier": "v" * 64}}, 'labels["tier"]: label value'),
+        ({"labels": {"tier": "-x"}}, "label value '-x'"),
+        ({"annotations": {"-note": "x"}}, 'annotations["-note"]: not a valid key'),
+    ],
+)
+def test_labels_and_annotations_a_child_could_not_carry_are_refused(
+    metadata: dict[str, Any], fragment: str
+) -> None:
+    found = problems({"steps": [step("a", metadata=metadata)]})
+    assert any(p.startswith("spec.steps[0].metadata.") and fragment in p for p in found), found
+
+
+def test_labels_and_annotations_kubernetes_accepts_pass() -> None:
+    metadata = {
+        "labels": {"app.kubernetes.io/name": "etl", "tier": "", "a_b.c-d": "X_1.y-2"},
+        "annotations": {"example.com/note": "any text at all, spaces included"},
+    }
+    spec = parse_spec({"steps": [step("a", metadata=metadata)]})
+    assert spec.steps[0].metadata is not None

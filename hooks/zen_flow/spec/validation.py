@@ -7,6 +7,7 @@ is reported, not just the first, as ``spec.steps[2].dependencies[0]: unknown ste
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -157,22 +158,49 @@ def _cross_field_problems(spec: JobFlowSpec) -> Iterator[Problem]:
     if cycle:
         yield Problem("spec.steps", "dependency cycle: " + " -> ".join(cycle))
     yield from _resource_problems(spec)
-    yield from _reserved_metadata_problems(spec)
+    yield from _metadata_problems(spec)
 
 
-def _reserved_metadata_problems(spec: JobFlowSpec) -> Iterator[Problem]:
-    """Labels and annotations that Metacontroller, the Job controller or zen-flow own."""
+def _metadata_problems(spec: JobFlowSpec) -> Iterator[Problem]:
+    """Labels and annotations the API server would refuse on a child (so the child could
+    never be created), or that Metacontroller, the Job controller or zen-flow own."""
     for path, labels, notes in _user_metadata(spec):
-        for key in labels:
+        for key, value in labels.items():
+            where = f'{path}.labels["{key}"]'
             owner = reserved_label(key)
             if owner is not None:
-                yield Problem(f'{path}.labels["{key}"]', f"reserved label, set by {owner}")
+                yield Problem(where, f"reserved label, set by {owner}")
+            elif not _qualified_name(key):
+                yield Problem(where, f"{_KEY_RULE} (label key)")
+            elif len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
+                yield Problem(where, f"label value {value[:70]!r}: {_VALUE_RULE}")
         for key in notes:
+            where = f'{path}.annotations["{key}"]'
             owner = reserved_annotation(key)
             if owner is not None:
-                yield Problem(
-                    f'{path}.annotations["{key}"]', f"reserved annotation, set by {owner}"
-                )
+                yield Problem(where, f"reserved annotation, set by {owner}")
+            elif not _qualified_name(key):
+                yield Problem(where, f"{_KEY_RULE} (annotation key)")
+
+
+_NAME_PART = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_PREFIX = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_KEY_RULE = (
+    "not a valid key: an optional DNS prefix and '/', then at most 63 letters, digits, "
+    "'-', '_' or '.', starting and ending with a letter or digit"
+)
+_VALUE_RULE = (
+    "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+)
+
+
+def _qualified_name(key: str) -> bool:
+    """A Kubernetes label or annotation key: ``[prefix/]name``."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and not (0 < len(prefix) <= 253 and _PREFIX.fullmatch(prefix)):
+        return False
+    return 0 < len(name) <= 63 and bool(_NAME_PART.fullmatch(name))
 
 
 def _user_metadata(
