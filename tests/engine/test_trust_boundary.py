@@ -226,6 +226,7 @@ def test_attempt_labels_are_read_strictly() -> None:
 # --- the guard ---------------------------------------------------------------------------
 
 FLOW = FlowIdentity("f", NAMESPACE, "uid-f", 1)
+NOTHING_OBSERVED = observe(decode_request(json.dumps({"parent": jobflow("f", step("a"))}).encode()))
 
 
 def desired(api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any]:
@@ -239,7 +240,7 @@ def sent_as_is(body: dict[str, Any]) -> msgspec.Raw:
 
 
 def test_the_guard_passes_an_answer_within_the_boundary() -> None:
-    check_answer(FLOW, [], [desired("batch/v1", "Job", NAMESPACE, "j")], finalizing=False)
+    check_answer(NOTHING_OBSERVED, [desired("batch/v1", "Job", NAMESPACE, "j")], finalizing=False)
 
 
 @pytest.mark.parametrize(
@@ -257,21 +258,28 @@ def test_the_guard_passes_an_answer_within_the_boundary() -> None:
 )
 def test_the_guard_refuses_a_child_outside_the_boundary(child: Any, problem: str) -> None:
     with pytest.raises(UnsafeAnswer, match=problem):
-        check_answer(FLOW, [], [child], finalizing=False)
+        check_answer(NOTHING_OBSERVED, [child], finalizing=False)
 
 
 def test_the_guard_refuses_a_child_listed_twice() -> None:
     twice = [desired("v1", "ConfigMap", NAMESPACE, "c")] * 2
     with pytest.raises(UnsafeAnswer, match="listed twice"):
-        check_answer(FLOW, [], twice, finalizing=False)
+        check_answer(NOTHING_OBSERVED, twice, finalizing=False)
 
 
 def test_the_guard_refuses_to_lose_an_observed_child_unless_finalizing() -> None:
     cluster = started(jobflow("esc", step("a")))
     observation = observe(decode_request(json.dumps(cluster.request()).encode()))
     with pytest.raises(UnsafeAnswer, match="missing from the answer"):
-        check_answer(observation.flow, observation.children, [], finalizing=False)
-    check_answer(observation.flow, observation.children, [], finalizing=True)
+        check_answer(observation, [], finalizing=False)
+    check_answer(observation, [], finalizing=True)
+    (job,) = observation.jobs.values()
+    check_answer(observation, [], finalizing=False, deleted_jobs=frozenset({job.name}))
+
+
+def test_the_guard_allows_deleting_only_running_step_jobs() -> None:
+    with pytest.raises(UnsafeAnswer, match="not running step Jobs"):
+        check_answer(NOTHING_OBSERVED, [], finalizing=False, deleted_jobs=frozenset({"x"}))
 
 
 # --- what a spec may contain -------------------------------------------------------------

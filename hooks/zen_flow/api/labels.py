@@ -18,6 +18,15 @@ LABEL_RESOURCE: Final = f"{DOMAIN}/resource"
 
 # Annotations a user sets on a JobFlow.
 ANNOTATION_SUSPENDED: Final = f"{DOMAIN}/suspended"
+ANNOTATION_TERMINATE: Final = f"{DOMAIN}/terminate"
+ANNOTATION_RERUN: Final = f"{DOMAIN}/rerun"
+ANNOTATION_APPROVE_PREFIX: Final = f"{DOMAIN}/approve-"
+
+
+def approval_annotation(step: str) -> str:
+    """The annotation that approves (``"true"``) or rejects (``"false"``) an approval step."""
+    return ANNOTATION_APPROVE_PREFIX + step
+
 
 # Set by Metacontroller on every child it applies.
 ANNOTATION_LAST_APPLIED: Final = "metacontroller.k8s.io/last-applied-configuration"
@@ -57,3 +66,5 @@ def reserved_annotation(key: str) -> str | None:
 CHILD_JOBS: Final = "Job.batch/v1"
 CHILD_CONFIGMAPS: Final = "ConfigMap.v1"
 CHILD_PVCS: Final = "PersistentVolumeClaim.v1"
+# Related objects (the customize hook asks for them): the pods of steps with outputs.
+RELATED_PODS: Final = "Pod.v1"

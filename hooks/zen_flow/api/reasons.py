@@ -27,6 +27,15 @@ class StepReason(StrEnum):
     CONDITION_FALSE = "ConditionFalse"
     CONDITION_ERROR = "ConditionError"
     DEADLINE_EXCEEDED = "DeadlineExceeded"
+    AWAITING_APPROVAL = "AwaitingApproval"
+    APPROVED = "Approved"
+    REJECTED = "Rejected"
+    TERMINATED = "Terminated"
+    REPLACED = "Replaced"
+    COLLECTING_OUTPUTS = "CollectingOutputs"
+    OUTPUT_MISSING = "OutputMissing"
+    OUTPUTS_UNAVAILABLE = "OutputsUnavailable"
+    INPUT_UNAVAILABLE = "InputUnavailable"
 
 
 class FlowReason(StrEnum):
@@ -40,6 +49,9 @@ class FlowReason(StrEnum):
     ALL_STEPS_DONE = "AllStepsDone"
     STEP_FAILED = "StepFailed"
     DEADLINE_EXCEEDED = "DeadlineExceeded"
+    TERMINATED = "Terminated"
+    RERUN = "Rerun"
+    AWAITING_APPROVAL = "AwaitingApproval"
     INVALID_SPEC = "InvalidSpec"
     SPEC_VALID = "SpecValid"
 

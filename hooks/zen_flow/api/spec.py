@@ -35,6 +35,12 @@ MAX_WHEN_LENGTH = 2048
 MAX_PARAMETER_VALUE = 4096
 MAX_PARAMETERS = 64
 MAX_OBJECT_NAME = 253
+# Input parameters become environment variables; output parameters are read in ``when`` as
+# ``steps.<name>.outputs.<parameter>``: both must be identifiers.
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# The approval annotation ``workflow.zen.io/approve-<step>`` must be a valid annotation key,
+# whose name part has at most 63 characters.
+MAX_APPROVAL_STEP_NAME = 63 - len("approve-")
 Duration = Annotated[
     str, StringConstraints(pattern=DURATION_PATTERN, max_length=MAX_DURATION_LENGTH)
 ]
@@ -58,6 +64,11 @@ class OpenModel(ApiModel):
 
 
 # --- spec ------------------------------------------------------------------------------------
+
+
+class StepType(StrEnum):
+    JOB = "Job"
+    APPROVAL = "Approval"
 
 
 class ConcurrencyPolicy(StrEnum):
@@ -335,14 +346,14 @@ class KeyRef(ApiModel):
 class StepOutputRef(ApiModel):
     """An output parameter of another step."""
 
-    step: StepName = Field(description="Step name.")
+    step: StepName = Field(description="An upstream step that declares the output.")
     parameter: str = Field(
-        min_length=1, max_length=MAX_NAME_LENGTH, description="Output parameter name."
+        pattern=IDENTIFIER, max_length=MAX_NAME_LENGTH, description="Output parameter name."
     )
 
 
 class ValueFrom(ApiModel):
-    """Where a parameter's value comes from (exactly one source)."""
+    """Where an input's value comes from (exactly one source)."""
 
     config_map_key_ref: KeyRef | None = Field(default=None, description="A ConfigMap key.")
     secret_key_ref: KeyRef | None = Field(default=None, description="A Secret key.")
@@ -352,9 +363,14 @@ class ValueFrom(ApiModel):
 
 
 class Parameter(ApiModel):
-    """A named parameter with a literal value or a source."""
+    """An input: an environment variable of every container of the step's pods, with a
+    literal value or a value from a ConfigMap, a Secret or an upstream step's output."""
 
-    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH, description="Parameter name.")
+    name: str = Field(
+        pattern=IDENTIFIER,
+        max_length=MAX_NAME_LENGTH,
+        description="Parameter name: the environment variable's name.",
+    )
     value: str | None = Field(
         default=None, max_length=MAX_PARAMETER_VALUE, description="Literal value."
     )
@@ -362,15 +378,34 @@ class Parameter(ApiModel):
 
 
 class Parameters(ApiModel):
-    """A list of parameters."""
+    """Input parameters."""
 
     parameters: list[Parameter] = Field(
         default_factory=list, max_length=MAX_PARAMETERS, description="The parameters."
     )
 
 
+class OutputParameter(ApiModel):
+    """An output the step's container writes to its termination message."""
+
+    name: str = Field(
+        pattern=IDENTIFIER,
+        max_length=MAX_NAME_LENGTH,
+        description="Key of the JSON object in the termination message.",
+    )
+
+
+class OutputParameters(ApiModel):
+    """Output parameters."""
+
+    parameters: list[OutputParameter] = Field(
+        default_factory=list, max_length=MAX_PARAMETERS, description="The parameters."
+    )
+
+
 class Step(ApiModel):
-    """One node of the DAG: a Job template with its dependencies and policies."""
+    """One node of the DAG: a Job template with its dependencies and policies, or an
+    approval gate."""
 
     name: str = Field(
         pattern=DNS1123_LABEL,
@@ -382,7 +417,16 @@ class Step(ApiModel):
         max_length=MAX_DEPENDENCIES,
         description="Steps that must finish (Succeeded, Skipped, or tolerated Failed) first.",
     )
-    template: JobTemplate = Field(description="The batch/v1 Job run for each attempt.")
+    type: StepType = Field(
+        default=StepType.JOB,
+        description=(
+            "Job: run the template. Approval: no template; wait for the annotation "
+            'workflow.zen.io/approve-<step> ("true" or "false").'
+        ),
+    )
+    template: JobTemplate | None = Field(
+        default=None, description="The batch/v1 Job run for each attempt (type Job only)."
+    )
     metadata: StepMetadata | None = Field(
         default=None, description="Extra labels and annotations of the Job."
     )
@@ -406,8 +450,24 @@ class Step(ApiModel):
     continue_on_failure: bool = Field(
         default=False, description="A failure of this step does not fail the flow."
     )
-    inputs: Parameters | None = Field(default=None, description="Input parameters.")
-    outputs: Parameters | None = Field(default=None, description="Output parameters.")
+    inputs: Parameters | None = Field(
+        default=None, description="Input parameters, given to the containers as environment."
+    )
+    outputs: OutputParameters | None = Field(
+        default=None,
+        description="Outputs, read from the termination message of the step's succeeded pod.",
+    )
+
+    @property
+    def job_template(self) -> JobTemplate:
+        """The template of a Job step (validation guarantees one)."""
+        if self.template is None:
+            raise ValueError(f'step "{self.name}" has no template')
+        return self.template
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.outputs.parameters) if self.outputs else ()
 
 
 class JobFlowSpec(ApiModel):

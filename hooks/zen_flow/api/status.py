@@ -62,6 +62,7 @@ class FailedAttempt(StatusModel):
     attempt: int = Field(description="Attempt number, from 1.")
     job_name: str = Field(description="Name of the attempt's Job.")
     reason: str = Field(default="", description="Why the attempt failed (the Job's reason).")
+    message: str | None = Field(default=None, description="More about why, when known.")
     finish_time: str = Field(description="When the attempt failed (RFC 3339).")
 
 
@@ -97,6 +98,11 @@ class StepStatus(StatusModel):
             "it succeeded (its Job: label workflow.zen.io/step)."
         ),
     )
+    prior_attempts: int = Field(
+        default=0,
+        exclude_if=_empty,
+        description="Attempts made before the current run (a rerun starts after them).",
+    )
     failed_attempts: list[FailedAttempt] = Field(
         default_factory=list, exclude_if=_empty, description="Failed attempts, oldest first."
     )
@@ -124,6 +130,13 @@ class Condition(StatusModel):
     )
 
 
+class RerunStatus(StatusModel):
+    """The last rerun the hooks carried out."""
+
+    token: str = Field(description="The workflow.zen.io/rerun token it answered.")
+    start_time: str = Field(description="When it started; the flow deadline counts from it.")
+
+
 class JobFlowStatus(StatusModel):
     """Observed state of the flow, written by the hooks through Metacontroller."""
 
@@ -140,3 +153,4 @@ class JobFlowStatus(StatusModel):
     progress: Progress = Field(default_factory=Progress, description="Step counts.")
     steps: list[StepStatus] = Field(default_factory=list, description="One entry per step.")
     conditions: list[Condition] = Field(default_factory=list, description="Conditions.")
+    rerun: RerunStatus | None = Field(default=None, description="The last rerun carried out.")

@@ -57,7 +57,7 @@ def render_job(
 ) -> dict[str, Any]:
     """The Job of one attempt of one step."""
     step = job.step
-    template = step.template
+    template = step.job_template
     step_meta = step.metadata or _NO_STEP_METADATA
     job_meta = template.metadata or _NO_JOB_METADATA
     ours = {**flow_labels(flow), LABEL_STEP: step.name, LABEL_ATTEMPT: str(job.attempt)}
@@ -74,6 +74,7 @@ def render_job(
     pod_template["metadata"] = pod_meta
     pod_spec = pod_template.setdefault("spec", {})
     pod_spec.setdefault("restartPolicy", template.spec.template.spec.restart_policy)
+    _add_environment(pod_spec, job.env)
     _rewrite_references(pod_spec, flow, spec)
     if job.active_deadline_seconds is not None:
         job_spec["activeDeadlineSeconds"] = job.active_deadline_seconds
@@ -170,6 +171,17 @@ def _observed_as_desired(child: Child) -> dict[str, Any]:
         if not annotations:
             obj["metadata"].pop("annotations")
     return obj
+
+
+def _add_environment(pod_spec: dict[str, Any], env: tuple[dict[str, Any], ...]) -> None:
+    """The step's inputs in every container's environment, in place of variables of the
+    same names."""
+    if not env:
+        return
+    names = {var["name"] for var in env}
+    for container in _dicts(pod_spec.get("containers")):
+        own = [v for v in _dicts(container.get("env")) if v.get("name") not in names]
+        container["env"] = [*own, *(dict(var) for var in env)]
 
 
 def _rewrite_references(pod_spec: dict[str, Any], flow: FlowIdentity, spec: JobFlowSpec) -> None:

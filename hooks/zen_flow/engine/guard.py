@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from zen_flow.engine.children import Desired
-from zen_flow.engine.observe import FlowIdentity, ObservedChild
+from zen_flow.engine.observe import Observation
 from zen_flow.engine.wire import CHILD_TYPES
 
 ALLOWED_TYPES = frozenset(CHILD_TYPES.values())
@@ -77,13 +77,17 @@ def _text(value: Any) -> str:
 
 
 def check_answer(
-    flow: FlowIdentity,
-    observed: Iterable[ObservedChild],
+    observation: Observation,
     desired: Iterable[Desired],
     *,
     finalizing: bool,
+    deleted_jobs: frozenset[str] = frozenset(),
 ) -> None:
-    """``UnsafeAnswer`` unless ``desired`` keeps every rule of the boundary."""
+    """``UnsafeAnswer`` unless ``desired`` keeps every rule of the boundary.
+
+    ``deleted_jobs`` are Jobs the engine ends on purpose (terminate, a rerun that replaces
+    running steps): they must be step Jobs of this flow that have not finished."""
+    flow = observation.flow
     listed: set[tuple[str, str]] = set()
     for body in desired:
         api_version, kind, namespace, name = identity(body, flow.namespace)
@@ -99,7 +103,11 @@ def check_answer(
         listed.add((kind, name))
     if finalizing:
         return
-    lost = sorted({(child.kind, child.name) for child in observed} - listed)
+    stray = sorted(deleted_jobs - observation.active_jobs)
+    if stray:
+        raise UnsafeAnswer(f"Jobs to delete that are not running step Jobs: {stray[:5]}")
+    observed = {(child.kind, child.name) for child in observation.children}
+    lost = sorted(observed - listed - {("Job", name) for name in deleted_jobs})
     if lost:
         shown = ", ".join(f"{kind} {name}" for kind, name in lost[:5])
         raise UnsafeAnswer(f"observed children missing from the answer: {shown}")

@@ -20,8 +20,11 @@ import msgspec
 import pydantic
 
 from zen_flow.api.labels import (
+    ANNOTATION_APPROVE_PREFIX,
     ANNOTATION_LAST_APPLIED,
+    ANNOTATION_RERUN,
     ANNOTATION_SUSPENDED,
+    ANNOTATION_TERMINATE,
     CHILD_CONFIGMAPS,
     CHILD_JOBS,
     CHILD_PVCS,
@@ -32,6 +35,7 @@ from zen_flow.api.labels import (
 from zen_flow.api.spec import JobFlowSpec
 from zen_flow.api.status import JobFlowStatus
 from zen_flow.api.times import parse_time_or
+from zen_flow.engine.outputs import PodOutputs, pod_outputs
 from zen_flow.engine.wire import Child, ChildSpec, HookRequest
 from zen_flow.spec.validation import InvalidSpecError, Problem, parse_spec
 
@@ -106,12 +110,29 @@ class Observation:
     spec_json: bytes
     status: JobFlowStatus
     suspended: bool
+    terminate: bool = False
+    rerun_token: str | None = None  # the workflow.zen.io/rerun annotation, if set
+    approvals: dict[str, str] = field(default_factory=dict)  # step: "true", "false", ...
+    pod_outputs: dict[tuple[str, int], PodOutputs] = field(default_factory=dict)
     jobs: dict[tuple[str, int], ObservedJob] = field(default_factory=dict)
     jobs_by_name: dict[str, ObservedJob] = field(default_factory=dict)
     latest_attempt: dict[str, int] = field(default_factory=dict)
     configmaps: dict[str, ObservedChild] = field(default_factory=dict)
     pvcs: dict[str, ObservedChild] = field(default_factory=dict)
     children: list[ObservedChild] = field(default_factory=list)
+
+    @property
+    def rerun_requested(self) -> str | None:
+        """A rerun token not handled yet, unless terminate holds the flow."""
+        handled = self.status.rerun.token if self.status.rerun is not None else None
+        if self.terminate or not self.rerun_token or self.rerun_token == handled:
+            return None
+        return self.rerun_token
+
+    @property
+    def active_jobs(self) -> frozenset[str]:
+        """The names of the step Jobs that have not finished."""
+        return frozenset(job.name for job in self.jobs.values() if job.outcome is JobOutcome.ACTIVE)
 
     @property
     def disagreeing_bookkeeping(self) -> list[ObservedChild]:
@@ -123,11 +144,19 @@ def observe(request: HookRequest) -> Observation:
     """Arrange a decoded request for the planner; an invalid spec is recorded, not raised."""
     meta = request.parent.metadata
     flow = FlowIdentity(meta.name, meta.namespace, meta.uid, meta.generation)
+    annotations = meta.annotations
     observation = Observation(
         flow=flow,
         spec_json=bytes(request.parent.spec),
         status=_last_status(bytes(request.parent.status)),
-        suspended=meta.annotations.get(ANNOTATION_SUSPENDED, "").strip().lower() == "true",
+        suspended=_true(annotations.get(ANNOTATION_SUSPENDED)),
+        terminate=_true(annotations.get(ANNOTATION_TERMINATE)),
+        rerun_token=annotations.get(ANNOTATION_RERUN, "").strip() or None,
+        approvals={
+            key.removeprefix(ANNOTATION_APPROVE_PREFIX): value.strip().lower()
+            for key, value in annotations.items()
+            if key.startswith(ANNOTATION_APPROVE_PREFIX)
+        },
     )
     for type_key, children in request.children.items():
         for raw_child in children:
@@ -144,7 +173,14 @@ def observe(request: HookRequest) -> Observation:
                 observation.configmaps[child.name] = child
             elif type_key == CHILD_PVCS:
                 observation.pvcs[child.name] = child
+    if request.pods:
+        uids = {job.name: job.child.child.view.metadata.uid for job in observation.jobs.values()}
+        observation.pod_outputs = pod_outputs(request.pods, uids)
     return observation
+
+
+def _true(value: str | None) -> bool:
+    return (value or "").strip().lower() == "true"
 
 
 def read_spec(observation: Observation) -> tuple[JobFlowSpec | None, list[Problem]]:

@@ -18,6 +18,7 @@ from zen_flow.api.status import (
     FlowPhase,
     JobFlowStatus,
     Progress,
+    RerunStatus,
     StepPhase,
     StepStatus,
 )
@@ -60,6 +61,7 @@ class FlowState:
     steps: list[StepStatus]
     start_time: datetime | None
     completion_time: datetime | None
+    rerun: RerunStatus | None = None
 
 
 def flow_status(
@@ -103,6 +105,7 @@ def flow_status(
         progress=progress(flow.steps),
         steps=flow.steps,
         conditions=conditions,
+        rerun=flow.rerun,
     )
 
 

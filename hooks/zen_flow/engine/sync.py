@@ -49,7 +49,8 @@ def _decide(request: HookRequest, observation: Observation, now: datetime) -> Sy
     if request.finalizing:
         return finalize(observation)
     previous = observation.status
-    if previous.phase in TERMINAL_FLOW_PHASES and previous.completion_time:
+    finished = previous.phase in TERMINAL_FLOW_PHASES and bool(previous.completion_time)
+    if finished and observation.rerun_requested is None:
         return _finished(observation)
     spec, problems = read_spec(observation)
     if spec is None:
@@ -72,10 +73,16 @@ def finalize(observation: Observation) -> SyncResult:
 
 
 def _finished(observation: Observation) -> SyncResult:
-    """A finished flow is quiescent: same status, children kept for their logs, no resync."""
-    return SyncResult(
-        _response(observation, status_document(observation.status), _kept(observation))
-    )
+    """A finished flow is quiescent: same status, children kept for their logs, no resync.
+
+    Only a terminated flow may still have running Jobs (their deletion not seen yet): they
+    stay deleted."""
+    deleted: frozenset[str] = frozenset()
+    if observation.status.reason == FlowReason.TERMINATED:
+        deleted = observation.active_jobs
+    status = status_document(observation.status)
+    kept = _kept(observation, deleted)
+    return SyncResult(_response(observation, status, kept, deleted=deleted))
 
 
 def _invalid(observation: Observation, problems: list[Problem], now: datetime) -> SyncResult:
@@ -89,6 +96,7 @@ def _invalid(observation: Observation, problems: list[Problem], now: datetime) -
         steps=list(previous.steps),
         start_time=parse_time_or(previous.start_time, now) if previous.start_time else None,
         completion_time=None,
+        rerun=previous.rerun,
     )
     status = flow_status(
         previous, flow, generation=observation.flow.generation, problems=problems, now=now
@@ -107,6 +115,7 @@ def _run(observation: Observation, spec: JobFlowSpec, now: datetime) -> SyncResu
         *(render_job(flow, spec, job, observation.suspended) for job in decided.jobs_to_create),
     ]
     emitted = {(body["kind"], body["metadata"]["name"]) for body in rendered}
+    emitted |= {("Job", name) for name in decided.deleted_jobs}
     children: list[Desired] = [*rendered]
     for observed in observation.children:
         if (observed.kind, observed.name) not in emitted:
@@ -115,16 +124,23 @@ def _run(observation: Observation, spec: JobFlowSpec, now: datetime) -> SyncResu
         observation.status, decided.flow, generation=flow.generation, problems=[], now=now
     )
     resync = seconds_until(decided.due, now, MAX_SECONDS) if decided.due is not None else None
+    answer = _response(
+        observation, status_document(status), children, resync, deleted=decided.deleted_jobs
+    )
     return SyncResult(
-        _response(observation, status_document(status), children, resync=resync),
+        answer,
         jobs_created=decided.attempts_started,
         step_transitions=_step_transitions(observation.status, status),
         flow_transition=_transition(observation.status, status),
     )
 
 
-def _kept(observation: Observation) -> list[Desired]:
-    return [reemit(child) for child in observation.children]
+def _kept(observation: Observation, deleted: frozenset[str] = frozenset()) -> list[Desired]:
+    return [
+        reemit(child)
+        for child in observation.children
+        if not (child.kind == "Job" and child.name in deleted)
+    ]
 
 
 def _response(
@@ -133,9 +149,12 @@ def _response(
     children: list[Desired],
     resync: float | None = None,
     finalized: bool | None = None,
+    *,
+    deleted: frozenset[str] = frozenset(),
 ) -> HookResponse:
     """The answer, once the guard has checked its children."""
-    check_answer(observation.flow, observation.children, children, finalizing=finalized is not None)
+    finalizing = finalized is not None
+    check_answer(observation, children, finalizing=finalizing, deleted_jobs=deleted)
     return HookResponse(
         status=status,
         children=children,

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from zen_flow.api.labels import CHILD_CONFIGMAPS, CHILD_JOBS, CHILD_PVCS
+from zen_flow.api.labels import CHILD_CONFIGMAPS, CHILD_JOBS, CHILD_PVCS, RELATED_PODS
 
 NULL = msgspec.Raw(b"null")
 # Metacontroller and the API server decode JSON nested up to 10000 levels (Go's limit), so
@@ -91,6 +91,46 @@ class Child(msgspec.Struct, frozen=True, gc=False):
     raw: msgspec.Raw
 
 
+class OwnerReference(msgspec.Struct, frozen=True, gc=False):
+    kind: str = ""
+    name: str = ""
+    uid: str = ""
+    controller: bool = False
+
+
+class PodMeta(msgspec.Struct, frozen=True, gc=False):
+    name: str = ""
+    namespace: str = ""
+    labels: dict[str, str] = {}
+    ownerReferences: list[OwnerReference] = []
+
+
+class Terminated(msgspec.Struct, frozen=True, gc=False):
+    exitCode: int = 0
+    message: str = ""
+
+
+class ContainerState(msgspec.Struct, frozen=True, gc=False):
+    terminated: Terminated | None = None
+
+
+class ContainerStatus(msgspec.Struct, frozen=True, gc=False):
+    name: str = ""
+    state: ContainerState = ContainerState()
+
+
+class PodStatus(msgspec.Struct, frozen=True, gc=False):
+    phase: str = ""
+    containerStatuses: list[ContainerStatus] = []
+
+
+class PodView(msgspec.Struct, frozen=True, gc=False):
+    """What the hooks read of a related pod: whose it is, and its termination messages."""
+
+    metadata: PodMeta = PodMeta()
+    status: PodStatus = PodStatus()
+
+
 class Parent(msgspec.Struct, frozen=True, gc=False):
     """The JobFlow: metadata decoded, spec and status kept raw for the API models."""
 
@@ -101,18 +141,25 @@ class Parent(msgspec.Struct, frozen=True, gc=False):
     status: msgspec.Raw = NULL
 
 
+class _Related(msgspec.Struct, frozen=True, gc=False):
+    pods: dict[str, PodView] | None = msgspec.field(default=None, name=RELATED_PODS)
+
+
 class _Request(msgspec.Struct, frozen=True, gc=False):
     parent: Parent
     children: dict[str, dict[str, msgspec.Raw] | None] = {}
+    related: _Related | None = None
     finalizing: bool = False
 
 
 class HookRequest(msgspec.Struct, frozen=True, gc=False):
-    """A decoded sync or finalize request; children listed per type key, in key order."""
+    """A decoded sync or finalize request; children listed per type key, in key order, and
+    the related pods (those of steps with outputs) in name order."""
 
     parent: Parent
     children: dict[str, tuple[Child, ...]]
     finalizing: bool = False
+    pods: tuple[PodView, ...] = ()
 
 
 class HookResponse(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -175,7 +222,13 @@ def decode_request(body: bytes) -> HookRequest:
             _check_child(type_key, key, view, request.parent.metadata.namespace)
             decoded.append(Child(view=view, raw=raw))
         children[type_key] = tuple(decoded)
-    return HookRequest(parent=request.parent, children=children, finalizing=request.finalizing)
+    pods = (request.related.pods or {}) if request.related is not None else {}
+    return HookRequest(
+        parent=request.parent,
+        children=children,
+        finalizing=request.finalizing,
+        pods=tuple(pods[key] for key in sorted(pods)),
+    )
 
 
 def _check_parent(meta: ObjectMeta) -> None:

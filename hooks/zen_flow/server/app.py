@@ -10,19 +10,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from flask import Flask, Response, g, request
 from gevent import Timeout, monkey
 from werkzeug.exceptions import HTTPException
 
 from zen_flow.api.times import parse_time
+from zen_flow.engine.customize import customize
 from zen_flow.engine.guard import UnsafeAnswer
 from zen_flow.engine.sync import SyncResult, sync
 from zen_flow.engine.wire import (
-    HookRequest,
     WireError,
     allow_deep_json,
     decode_request,
@@ -60,11 +61,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     metrics = HookMetrics()
     app = Flask("zen_flow")
 
-    def answer(hook: str, finalizing: bool) -> Response:
+    def answer(hook: str, handler: Callable[[], Response]) -> Response:
         started = time.perf_counter()
         code = 500
         try:
-            response = _answer_hook(finalizing, settings, metrics, log)
+            response = handler()
             code = 200
             return response
         except (RequestError, WireError) as error:
@@ -81,8 +82,20 @@ def create_app(settings: Settings | None = None) -> Flask:
             level = logging.INFO if code == 200 else logging.WARNING
             log.log(level, "hook %s answered %d", hook, code, extra=fields)
 
-    app.add_url_rule("/sync", "sync", lambda: answer("sync", False), methods=["POST"])
-    app.add_url_rule("/finalize", "finalize", lambda: answer("finalize", True), methods=["POST"])
+    def sync_hook(finalizing: bool) -> Callable[[], Response]:
+        return lambda: _answer_hook(finalizing, settings, metrics, log)
+
+    def customize_hook() -> Response:
+        body = _read_body(settings)
+        return Response(encode(customize(body)), status=200, mimetype=JSON)
+
+    app.add_url_rule("/sync", "sync", lambda: answer("sync", sync_hook(False)), methods=["POST"])
+    app.add_url_rule(
+        "/finalize", "finalize", lambda: answer("finalize", sync_hook(True)), methods=["POST"]
+    )
+    app.add_url_rule(
+        "/customize", "customize", lambda: answer("customize", customize_hook), methods=["POST"]
+    )
     app.add_url_rule("/healthz", "healthz", lambda: _plain("ok"), methods=["GET"])
     app.add_url_rule("/readyz", "readyz", lambda: _plain("ready"), methods=["GET"])
     app.add_url_rule(
@@ -115,7 +128,7 @@ def _answer_hook(
     meta = hook_request.parent.metadata
     g.flow = {"namespace": meta.namespace, "name": meta.name}
     if finalizing and not hook_request.finalizing:
-        hook_request = HookRequest(hook_request.parent, hook_request.children, finalizing=True)
+        hook_request = msgspec.structs.replace(hook_request, finalizing=True)
     result: SyncResult = sync(hook_request, _now(settings))
     metrics.observe_sync(result.jobs_created, result.step_transitions, result.flow_transition)
     if result.ignored_bookkeeping:

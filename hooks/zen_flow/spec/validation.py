@@ -20,6 +20,9 @@ from cachetools import LRUCache
 from zen_flow.api.labels import reserved_annotation, reserved_label
 from zen_flow.api.spec import ConfigMapTemplate, JobFlowSpec, VolumeClaimTemplate
 from zen_flow.spec.dag import ancestors, find_cycle
+from zen_flow.spec.parameters import parameter_problems, step_type_problems
+from zen_flow.spec.problems import InvalidSpecError as InvalidSpecError
+from zen_flow.spec.problems import Problem as Problem
 from zen_flow.spec.when import WhenError, compile_when
 
 MAX_PROBLEMS = 20
@@ -31,25 +34,6 @@ SPEC_BYTES_PER_JSON_BYTE = 11
 SPEC_BYTES_PER_STEP = 2000
 # pydantic's JSON parser stops at this depth.
 MAX_SPEC_DEPTH = 200
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    """One thing wrong with a spec, and where."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
-class InvalidSpecError(ValueError):
-    """Raised with all the problems of a spec."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        super().__init__("; ".join(str(p) for p in problems))
-        self.problems = list(problems)
 
 
 def parse_spec(data: bytes | dict[str, Any] | None) -> JobFlowSpec:
@@ -139,8 +123,11 @@ def _cross_field_problems(spec: JobFlowSpec) -> Iterator[Problem]:
         else:
             names[step.name] = index
     dependencies = {step.name: step.dependencies for step in spec.steps}
+    outputs = {step.name: step.output_names for step in spec.steps}
     for index, step in enumerate(spec.steps):
         where = f"spec.steps[{index}]"
+        yield from step_type_problems(step, where)
+        yield from parameter_problems(spec, index, dependencies, outputs)
         seen: set[str] = set()
         for position, dependency in enumerate(step.dependencies):
             path = f"{where}.dependencies[{position}]"
@@ -211,6 +198,8 @@ def _user_metadata(
         where = f"spec.steps[{index}]"
         if step.metadata is not None:
             yield f"{where}.metadata", step.metadata.labels, step.metadata.annotations
+        if step.template is None:
+            continue
         if step.template.metadata is not None:
             meta = step.template.metadata
             yield f"{where}.template.metadata", meta.labels, meta.annotations
@@ -231,7 +220,10 @@ def _user_metadata(
 
 
 def _restart_policy_problems(spec: JobFlowSpec, index: int) -> Iterator[Problem]:
-    job = spec.steps[index].template.spec
+    template = spec.steps[index].template
+    if template is None:
+        return
+    job = template.spec
     has_policy = job.pod_failure_policy is not None or (
         spec.execution_policy.pod_failure_policy is not None
     )

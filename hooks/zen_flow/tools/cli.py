@@ -23,7 +23,7 @@ from zen_flow.spec.validation import InvalidSpecError
 from zen_flow.tools import diagram as drawing
 from zen_flow.tools.lint import Document, LintError, LintProblem, lint_text, single_flow
 from zen_flow.tools.sim.run import Simulation, StopReason, Tick, simulate
-from zen_flow.tools.sim.scenario import Outcome, Scenario, SimulationError
+from zen_flow.tools.sim.scenario import Annotation, Outcome, Scenario, SimulationError
 from zen_flow.tools.sim.timeline import format_offset
 
 DEBUG = "zen_flow.debug"
@@ -236,6 +236,23 @@ DURATION = _Duration()
 @click.option("--suspend-at", type=DURATION, help="Suspend the flow at this time, e.g. 40s.")
 @click.option("--resume-at", type=DURATION, help="Resume it at this time, e.g. 90s.")
 @click.option(
+    "--annotate",
+    "annotations",
+    multiple=True,
+    metavar="TIME:KEY=VALUE|TIME:KEY-",
+    help="Set (or with KEY-, remove) an annotation of the flow at TIME, e.g. "
+    "40s:workflow.zen.io/terminate=true, 2m:workflow.zen.io/rerun=again, "
+    "30s:workflow.zen.io/approve-deploy=true.",
+)
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="STEP=NAME=VALUE",
+    help="A value the step's succeeded Jobs write to their termination message (declared "
+    "outputs not given are written as STEP.NAME).",
+)
+@click.option(
     "--max-time",
     type=DURATION,
     default="24h",
@@ -249,6 +266,8 @@ def simulate_command(  # noqa: PLR0913 - click passes one argument per option
     default_duration: float,
     suspend_at: float | None,
     resume_at: float | None,
+    annotations: tuple[str, ...],
+    outputs: tuple[str, ...],
     max_time: float,
 ) -> None:
     """Run the JobFlow in FILE on a virtual clock through the hooks' own sync.
@@ -264,6 +283,8 @@ def simulate_command(  # noqa: PLR0913 - click passes one argument per option
         default_duration=default_duration,
         suspend_at=suspend_at,
         resume_at=resume_at,
+        annotations=tuple(_annotation(value) for value in annotations),
+        outputs=_outputs(outputs),
         max_time=max_time,
     )
     name = str((document.body.get("metadata") or {}).get("name") or "jobflow")
@@ -367,6 +388,34 @@ def _step_options(
         except ValueError as error:
             raise click.BadParameter(f"{value!r}: {error}", param_hint=option) from error
     return parsed
+
+
+def _annotation(value: str) -> Annotation:
+    """``TIME:KEY=VALUE`` or ``TIME:KEY-``."""
+    when, colon, change = value.partition(":")
+    key, equals, text = change.partition("=")
+    removal = not equals and key.endswith("-")
+    if not colon or not key or not (equals or removal):
+        raise click.BadParameter(
+            f"{value!r}: use TIME:KEY=VALUE or TIME:KEY-", param_hint="--annotate"
+        )
+    try:
+        at = parse_duration(when.strip())
+    except ValueError as error:
+        raise click.BadParameter(f"{value!r}: {error}", param_hint="--annotate") from error
+    return Annotation(at, key.strip().removesuffix("-"), None if removal else text)
+
+
+def _outputs(values: Iterable[str]) -> dict[str, dict[str, str]]:
+    """``STEP=NAME=VALUE`` options, by step."""
+    found: dict[str, dict[str, str]] = {}
+    for value in values:
+        step, first, rest = value.partition("=")
+        name, second, text = rest.partition("=")
+        if not (first and second and step.strip() and name.strip()):
+            raise click.BadParameter(f"{value!r}: use STEP=NAME=VALUE", param_hint="--output")
+        found.setdefault(step.strip(), {})[name.strip()] = text
+    return found
 
 
 def _outcomes(text: str) -> tuple[Outcome, ...]:

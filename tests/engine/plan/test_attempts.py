@@ -13,7 +13,7 @@ from zen_flow.engine.plan.transitions import entered_attempt
 
 def test_starting_creates_the_job_of_the_attempt() -> None:
     ctx = context()
-    update = start_attempt(ctx, ctx.steps["a"], pending("a"), 1)
+    update = start_attempt(ctx, ctx.steps["a"], pending("a"), 1, {})
     assert update.started and update.job is not None
     assert update.job.name == job_name("f", "uid-f", "a", 1)
     assert update.state.reason == StepReason.JOB_CREATED

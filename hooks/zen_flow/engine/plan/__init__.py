@@ -5,10 +5,11 @@ the status written last time, never from remembered events. Finished step result
 sticky. Every waiting state is a timestamp in status, so the answer only changes when
 something happened or a due time passed.
 
-One pass: catch up with the Jobs (``attempts``), advance the steps under way (their Jobs'
-outcomes and ``retry``), then the steps not started, in dependency order (``gates``), and
-last the flow's ``phase``. Each of those is a module of small functions over a frozen
-``PassContext``; this module only runs them in order.
+One pass: catch up with the Jobs (``attempts``), carry out a terminate or a rerun the flow's
+annotations ask for (``runs``), advance the steps under way (their Jobs' outcomes, outputs
+and ``retry``), then the steps not started, in dependency order (``gates``; ``approvals``
+for approval steps), and last the flow's ``phase``. Each of those is a module of small
+functions over a frozen ``PassContext``; this module only runs them in order.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from zen_flow.api.spec import JobFlowSpec
+from zen_flow.api.spec import JobFlowSpec, StepType
 from zen_flow.api.status import (
     TERMINAL_FLOW_PHASES,
     TERMINAL_STEP_PHASES,
@@ -25,6 +26,7 @@ from zen_flow.api.status import (
 )
 from zen_flow.api.times import parse_time_or
 from zen_flow.engine.observe import Observation
+from zen_flow.engine.plan.approvals import decide
 from zen_flow.engine.plan.attempts import (
     JobToCreate,
     StepUpdate,
@@ -35,7 +37,8 @@ from zen_flow.engine.plan.attempts import (
 from zen_flow.engine.plan.context import PassContext
 from zen_flow.engine.plan.gates import Gate, Verdict, pending_gate
 from zen_flow.engine.plan.phase import first_blocking_failure, flow_phase
-from zen_flow.engine.plan.transitions import failed, skipped, waiting
+from zen_flow.engine.plan.runs import RunChange, rerun_steps, terminated
+from zen_flow.engine.plan.transitions import failed, skipped, started_in_run, waiting
 from zen_flow.engine.status import FlowState
 from zen_flow.spec.dag import topological_order
 
@@ -50,6 +53,7 @@ class Plan:
     jobs_to_create: list[JobToCreate]
     due: datetime | None
     attempts_started: int = 0
+    deleted_jobs: frozenset[str] = frozenset()  # running Jobs a terminate or rerun ends
 
 
 def plan(observation: Observation, spec: JobFlowSpec, now: datetime) -> Plan:
@@ -65,9 +69,14 @@ def plan(observation: Observation, spec: JobFlowSpec, now: datetime) -> Plan:
             for step in spec.steps
         },
     )
+    if ctx.terminate:
+        work.change_run(terminated(ctx, work.states))
+    elif ctx.rerun_now and ctx.rerun is not None:
+        work.change_run(rerun_steps(ctx, work.states, ctx.rerun.token))
     work.advance_started_steps()
     work.advance_steps_not_started()
-    return work.result(observation.status.completion_time)
+    completed = None if ctx.rerun_now else observation.status.completion_time
+    return work.result(completed)
 
 
 @dataclass
@@ -79,6 +88,11 @@ class _Pass:
     jobs: list[JobToCreate] = field(default_factory=list)
     due: list[datetime] = field(default_factory=list)
     started: int = 0
+    deleted_jobs: frozenset[str] = frozenset()
+
+    def change_run(self, change: RunChange) -> None:
+        self.states = change.states
+        self.deleted_jobs = change.deleted_jobs
 
     def take(self, update: StepUpdate) -> None:
         self.states[update.state.name] = update.state
@@ -92,7 +106,7 @@ class _Pass:
         """In declaration order: retries scheduled first use the flow's budget first."""
         retries_used = sum(state.retry_count for state in self.states.values())
         for state in list(self.states.values()):
-            if state.phase not in TERMINAL_STEP_PHASES and state.attempt > 0:
+            if state.phase not in TERMINAL_STEP_PHASES and started_in_run(state):
                 update = advance_started(self.ctx, state, self.states, retries_used)
                 retries_used += update.retry_scheduled
                 self.take(update)
@@ -104,14 +118,18 @@ class _Pass:
         blocking = cause.name if cause is not None else None
         for name in topological_order({s.name: s.dependencies for s in ctx.spec.steps}):
             state = self.states[name]
-            if state.phase is not StepPhase.PENDING or state.attempt != 0:
+            if state.phase is not StepPhase.PENDING or started_in_run(state):
                 continue
-            gate = pending_gate(ctx, ctx.steps[name], self.states, blocking)
-            if gate.verdict is Verdict.START:
-                self.take(start_attempt(ctx, ctx.steps[name], state, 1))
-                continue
-            self.states[name] = _held(state, gate, ctx.now)
-            if gate.verdict is Verdict.FAIL and blocking is None and not ctx.tolerated(name):
+            step = ctx.steps[name]
+            gate = pending_gate(ctx, step, self.states, blocking)
+            if gate.verdict is Verdict.START and step.type is StepType.APPROVAL:
+                self.states[name] = decide(ctx, state)
+            elif gate.verdict is Verdict.START:
+                self.take(start_attempt(ctx, step, state, state.prior_attempts + 1, self.states))
+            else:
+                self.states[name] = _held(state, gate, ctx.now)
+            failed_now = self.states[name].phase is StepPhase.FAILED
+            if failed_now and blocking is None and not ctx.tolerated(name):
                 blocking = name
 
     def result(self, completed: str | None) -> Plan:
@@ -130,9 +148,10 @@ class _Pass:
             steps=ordered,
             start_time=ctx.start_time,
             completion_time=completion,
+            rerun=ctx.rerun,
         )
         due = min(self.due) if self.due and completion is None else None
-        return Plan(flow, self.jobs, due, self.started)
+        return Plan(flow, self.jobs, due, self.started, self.deleted_jobs)
 
 
 def _held(state: StepStatus, gate: Gate, now: datetime) -> StepStatus:

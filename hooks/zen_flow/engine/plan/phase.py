@@ -37,23 +37,46 @@ def flow_phase(ctx: PassContext, steps: Sequence[StepStatus]) -> FlowVerdict:
         return FlowVerdict(
             FlowPhase.SUSPENDED, FlowReason.JOB_SUSPENDED, "every running Job is suspended"
         )
-    if all(s.phase is StepPhase.PENDING for s in steps):
+    awaiting = [s.name for s in steps if s.reason == StepReason.AWAITING_APPROVAL]
+    notes = _notes(ctx, awaiting)
+    if all(s.phase is StepPhase.PENDING for s in steps) and not awaiting:
         if not ctx.resources_ready:
-            return FlowVerdict(FlowPhase.PENDING, FlowReason.WAITING_FOR_RESOURCES)
-        return FlowVerdict(FlowPhase.PENDING, FlowReason.NOT_STARTED)
-    return FlowVerdict(FlowPhase.RUNNING, FlowReason.STARTED)
+            return FlowVerdict(FlowPhase.PENDING, FlowReason.WAITING_FOR_RESOURCES, notes)
+        return FlowVerdict(FlowPhase.PENDING, FlowReason.NOT_STARTED, notes)
+    if awaiting and not any(s.phase is StepPhase.RUNNING for s in steps):
+        return FlowVerdict(FlowPhase.RUNNING, FlowReason.AWAITING_APPROVAL, notes)
+    if ctx.rerun is not None:
+        return FlowVerdict(FlowPhase.RUNNING, FlowReason.RERUN, notes)
+    return FlowVerdict(FlowPhase.RUNNING, FlowReason.STARTED, notes)
+
+
+def _notes(ctx: PassContext, awaiting: Sequence[str]) -> str | None:
+    """What a reader of a running flow wants to know: which run it is, who waits for whom."""
+    notes = []
+    if ctx.rerun is not None:
+        notes.append(f"rerun {ctx.rerun.token}")
+    if awaiting:
+        notes.append("waiting for approval of " + ", ".join(awaiting))
+    if ctx.rerun_waiting is not None:
+        notes.append(
+            f"rerun {ctx.rerun_waiting} waits for this run to end (concurrencyPolicy Forbid)"
+        )
+    return short("; ".join(notes)) if notes else None
 
 
 def _outcome(ctx: PassContext, steps: Sequence[StepStatus]) -> FlowVerdict:
+    if any(s.reason == StepReason.TERMINATED for s in steps):
+        return FlowVerdict(FlowPhase.FAILED, FlowReason.TERMINATED, "terminated on request")
     cause = first_blocking_failure(ctx, steps)
+    if cause is not None and ctx.deadline_passed and cause.reason == StepReason.DEADLINE_EXCEEDED:
+        message = short(f'step "{cause.name}": {cause.message or cause.reason}')
+        return FlowVerdict(FlowPhase.FAILED, FlowReason.DEADLINE_EXCEEDED, message)
+    if ctx.deadline_passed and any(s.reason == StepReason.DEADLINE_EXCEEDED for s in steps):
+        # Steps the deadline kept from running fail the flow, even if none failed itself.
+        message = "flow activeDeadlineSeconds passed"
+        return FlowVerdict(FlowPhase.FAILED, FlowReason.DEADLINE_EXCEEDED, message)
     if cause is None:
         return FlowVerdict(FlowPhase.SUCCEEDED, FlowReason.ALL_STEPS_DONE)
     detail = cause.message or cause.reason
-    if ctx.deadline_passed and cause.reason == StepReason.DEADLINE_EXCEEDED:
-        message = short(f'step "{cause.name}": {detail}')
-        return FlowVerdict(FlowPhase.FAILED, FlowReason.DEADLINE_EXCEEDED, message)
-    if ctx.deadline_passed and any(s.reason == StepReason.DEADLINE_EXCEEDED for s in steps):
-        message = "flow activeDeadlineSeconds passed"
-        return FlowVerdict(FlowPhase.FAILED, FlowReason.DEADLINE_EXCEEDED, message)
     message = short(f'step "{cause.name}" failed: {detail}')
     return FlowVerdict(FlowPhase.FAILED, FlowReason.STEP_FAILED, message)

@@ -61,7 +61,8 @@ def decide_retry(
     retries_used: int,
     backoff_limit: int,
 ) -> GiveUp | RetryAt:
-    """Whether failed ``attempt`` gets a retry, given the retries the flow has used."""
+    """Whether failed ``attempt`` (of the current run) gets a retry, given the retries the
+    flow has used in this run."""
     if policy is None:
         return GiveUp(failure_reason, "")
     if attempt - 1 >= policy.limit:
@@ -88,12 +89,15 @@ def after_failed_attempt(ctx: PassContext, state: StepStatus, retries_used: int)
     """Fail the step, schedule its retry, or say the scheduled retry is due."""
     failure = state.failed_attempts[-1]
     detail = f"attempt {state.attempt} failed: {failure.reason}"
+    if failure.message:
+        detail += f" ({failure.message})"
+    run_attempt = state.attempt - state.prior_attempts  # budgets start afresh with a rerun
     scheduled = False
     if not (state.reason == StepReason.BACKOFF_WAIT and state.next_retry_time):
         policy = ctx.steps[state.name].retry_policy
         decision = decide_retry(
             policy,
-            state.attempt,
+            run_attempt,
             failure.reason,
             parse_time_or(failure.finish_time, ctx.now),
             retries_used,
@@ -102,7 +106,7 @@ def after_failed_attempt(ctx: PassContext, state: StepStatus, retries_used: int)
         if isinstance(decision, GiveUp):
             return AfterFailure(failed(state, decision.reason, detail + decision.why, ctx.now))
         limit = policy.limit if policy is not None else 0
-        message = f"{detail}; retry {state.attempt} of {limit}"
+        message = f"{detail}; retry {run_attempt} of {limit}"
         state = backing_off(state, decision.due, message)
         scheduled = True
     due = parse_time_or(state.next_retry_time, ctx.now)

@@ -49,17 +49,23 @@ def running(state: StepStatus, reason: StepReason) -> StepStatus:
     return updated(state, phase=StepPhase.RUNNING, reason=reason)
 
 
-def succeeded(state: StepStatus, at: datetime) -> StepStatus:
+def succeeded(
+    state: StepStatus,
+    at: datetime,
+    reason: StepReason = StepReason.JOB_COMPLETE,
+    outputs: dict[str, str] | None = None,
+) -> StepStatus:
     # Compact status for flows of thousands of steps: a succeeded step's Job is found by
     # its labels; jobRef stays for running and failed steps, where it is needed.
     return updated(
         state,
         phase=StepPhase.SUCCEEDED,
-        reason=StepReason.JOB_COMPLETE,
+        reason=reason,
         message=None,
         next_retry_time=None,
         job_ref=None,
         completion_time=format_time(at),
+        outputs=state.outputs if outputs is None else outputs,
     )
 
 
@@ -74,7 +80,7 @@ def backing_off(state: StepStatus, due: datetime, message: str) -> StepStatus:
         state,
         phase=StepPhase.RUNNING,
         reason=StepReason.BACKOFF_WAIT,
-        retry_count=state.attempt,
+        retry_count=state.attempt - state.prior_attempts,
         next_retry_time=format_time(due),
         message=short(message),
     )
@@ -101,5 +107,30 @@ def skipped(state: StepStatus, reason: StepReason, message: str, at: datetime) -
     )
 
 
-def waiting(state: StepStatus, reason: StepReason) -> StepStatus:
-    return updated(state, phase=StepPhase.PENDING, reason=reason, message=None)
+def waiting(state: StepStatus, reason: StepReason, message: str | None = None) -> StepStatus:
+    return updated(state, phase=StepPhase.PENDING, reason=reason, message=message)
+
+
+def started_in_run(state: StepStatus) -> bool:
+    """The step has made an attempt since the current run began (a rerun starts a new run
+    after the attempts already made)."""
+    return state.attempt > state.prior_attempts
+
+
+def rerun(state: StepStatus, token: str) -> StepStatus:
+    """A failed or skipped step starts over: Pending again, with a fresh retry budget, its
+    earlier attempts kept (their Jobs too, for their logs)."""
+    return updated(
+        state,
+        phase=StepPhase.PENDING,
+        reason=None,
+        message=short(f"rerun {token}"),
+        prior_attempts=state.attempt,
+        retry_count=0,
+        start_time=None,
+        attempt_start_time=None,
+        completion_time=None,
+        next_retry_time=None,
+        job_ref=None,
+        outputs={},
+    )

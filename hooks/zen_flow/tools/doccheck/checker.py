@@ -16,7 +16,10 @@ from typing import Final
 import yaml
 
 from zen_flow.api.labels import (
+    ANNOTATION_APPROVE_PREFIX,
+    ANNOTATION_RERUN,
     ANNOTATION_SUSPENDED,
+    ANNOTATION_TERMINATE,
     LABEL_ATTEMPT,
     LABEL_JOBFLOW,
     LABEL_JOBFLOW_SHORT,
@@ -54,7 +57,13 @@ FLOW_LABELS: Final = frozenset(
     {LABEL_JOBFLOW_SHORT, LABEL_JOBFLOW, LABEL_STEP, LABEL_ATTEMPT, LABEL_RESOURCE}
 )
 # Annotations a user sets on a JobFlow, and their values (the others of SPEC §6 are not built).
-USER_ANNOTATIONS: Final = {ANNOTATION_SUSPENDED: frozenset({"true", "false"})}
+# Annotations a user sets on a JobFlow, and the values they take (None: any text).
+USER_ANNOTATIONS: Final[dict[str, frozenset[str] | None]] = {
+    ANNOTATION_SUSPENDED: frozenset({"true", "false"}),
+    ANNOTATION_TERMINATE: frozenset({"true"}),
+    ANNOTATION_RERUN: None,
+}
+APPROVAL_VALUES: Final = frozenset({"true", "false"})
 # Verbs whose arguments are resources: `type/name`, `type name...` or `type[,type]`.
 RESOURCE_VERBS: Final = frozenset(
     {
@@ -300,10 +309,22 @@ class Checker:
         for word in words:
             key, equals, value = word.partition("=")
             key = key if equals else word.removesuffix("-")
-            if key not in USER_ANNOTATIONS:
+            if key.startswith(ANNOTATION_APPROVE_PREFIX) and len(key) > len(
+                ANNOTATION_APPROVE_PREFIX
+            ):
+                allowed: frozenset[str] | None = APPROVAL_VALUES
+            elif key in USER_ANNOTATIONS:
+                allowed = USER_ANNOTATIONS[key]
+            else:
                 errors.append(f"annotation {key!r} does nothing in this version")
-            elif equals and value not in USER_ANNOTATIONS[key]:
-                errors.append(f"{key} takes one of {sorted(USER_ANNOTATIONS[key])}, not {value!r}")
+                continue
+            if (
+                equals
+                and allowed is not None
+                and value not in allowed
+                and not is_placeholder(value)
+            ):
+                errors.append(f"{key} takes one of {sorted(allowed)}, not {value!r}")
         return errors
 
     def check_patch(self, command: Command) -> list[str]:

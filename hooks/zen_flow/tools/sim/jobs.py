@@ -7,11 +7,14 @@ of a Job while it is suspended, as the real controller deletes its pods.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from zen_flow.api.labels import LABEL_ATTEMPT, LABEL_STEP
+from zen_flow.api.spec import Step
 from zen_flow.api.times import format_time
 from zen_flow.tools.sim.metacontroller import FakeMetacontroller
 from zen_flow.tools.sim.scenario import Outcome, Scenario
@@ -28,9 +31,18 @@ def is_active(job: dict[str, Any]) -> bool:
     )
 
 
-def finish_job(cluster: FakeMetacontroller, name: str, succeeded: bool, reason: str = "") -> None:
-    """Give a Job its terminal condition at the cluster's current time."""
+def finish_job(
+    cluster: FakeMetacontroller,
+    name: str,
+    succeeded: bool,
+    reason: str = "",
+    outputs: Mapping[str, Any] | None = None,
+) -> None:
+    """Give a Job its terminal condition at the cluster's current time. A Job that succeeds
+    with ``outputs`` leaves a succeeded pod whose termination message is them, as JSON."""
     obj = cluster.children[("Job", name)]
+    if succeeded and outputs is not None:
+        cluster.pods[f"{name}-pod"] = _pod(obj, outputs)
     at = format_time(cluster.now)
     condition = {
         "type": "Complete" if succeeded else "Failed",
@@ -47,6 +59,35 @@ def finish_job(cluster: FakeMetacontroller, name: str, succeeded: bool, reason: 
         status["succeeded"] = 1
     else:
         status["failed"] = 1
+
+
+def _pod(job: dict[str, Any], outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The succeeded pod a Job leaves, labelled from its template, controlled by the Job."""
+    template = job["spec"].get("template") or {}
+    labels = dict((template.get("metadata") or {}).get("labels") or {})
+    containers = (template.get("spec") or {}).get("containers") or [{"name": "main"}]
+    meta = job["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"{meta['name']}-pod",
+            "namespace": meta.get("namespace", "default"),
+            "labels": labels,
+            "ownerReferences": [
+                {"kind": "Job", "name": meta["name"], "uid": meta["uid"], "controller": True}
+            ],
+        },
+        "status": {
+            "phase": "Succeeded",
+            "containerStatuses": [
+                {
+                    "name": containers[0].get("name", "main"),
+                    "state": {"terminated": {"exitCode": 0, "message": json.dumps(outputs)}},
+                }
+            ],
+        },
+    }
 
 
 @dataclass
@@ -79,9 +120,12 @@ class JobRun:
 class FakeJobController:
     """Runs the Jobs of one simulated flow as ``scenario`` scripts them."""
 
-    def __init__(self, cluster: FakeMetacontroller, scenario: Scenario) -> None:
+    def __init__(
+        self, cluster: FakeMetacontroller, scenario: Scenario, steps: Mapping[str, Step]
+    ) -> None:
         self.cluster = cluster
         self.scenario = scenario
+        self.steps = steps
         self.runs: dict[str, JobRun] = {}
 
     def track(self, name: str) -> JobRun | None:
@@ -121,7 +165,9 @@ class FakeJobController:
                 due.append((ending[0], run.name, run, ending[1], ending[2]))
         finished = []
         for _, _, run, succeeded, reason in sorted(due, key=lambda item: item[:2]):
-            finish_job(self.cluster, run.name, succeeded, reason)
+            step = self.steps.get(run.step)
+            written = self.scenario.written(step) if step is not None else None
+            finish_job(self.cluster, run.name, succeeded, reason, written)
             del self.runs[run.name]
             finished.append((run, succeeded, reason))
         return finished

@@ -22,8 +22,10 @@ from zen_flow.api.labels import (
     CHILD_PVCS,
     LABEL_ATTEMPT,
     LABEL_STEP,
+    RELATED_PODS,
 )
 from zen_flow.api.times import format_time
+from zen_flow.engine.customize import customize
 from zen_flow.tools.sim.transports import Transport
 
 TYPE_KEYS = {"Job": CHILD_JOBS, "ConfigMap": CHILD_CONFIGMAPS, "PersistentVolumeClaim": CHILD_PVCS}
@@ -51,6 +53,7 @@ class FakeMetacontroller:
     now: datetime
     hook_version: str = "v2"
     children: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    pods: dict[str, dict[str, Any]] = field(default_factory=dict)  # by name
     resync_after: float | None = None
 
     def __post_init__(self) -> None:
@@ -75,15 +78,29 @@ class FakeMetacontroller:
         """The request Metacontroller would send now."""
         by_type: dict[str, dict[str, Any]] = {key: {} for key in TYPE_KEYS.values()}
         for (kind, name), obj in sorted(self.children.items()):
-            key = name if self.hook_version == "v1" else f"{self.namespace}/{name}"
-            by_type[TYPE_KEYS[kind]][key] = copy.deepcopy(obj)
+            by_type[TYPE_KEYS[kind]][self._key(name)] = copy.deepcopy(obj)
         return {
             "controller": {"metadata": {"name": "zen-flow"}},
             "parent": copy.deepcopy(self.flow),
             "children": by_type,
-            "related": {},
+            "related": self.related(),
             "finalizing": finalizing,
         }
+
+    def related(self) -> dict[str, dict[str, Any]]:
+        """The pods the customize hook asks for, as Metacontroller would select them."""
+        rules = customize(json.dumps({"parent": self.flow}).encode())["relatedResources"]
+        if not rules or not self.pods:
+            return {}
+        selected = {
+            self._key(name): copy.deepcopy(pod)
+            for name, pod in sorted(self.pods.items())
+            if any(_selects(rule["labelSelector"], pod) for rule in rules)
+        }
+        return {RELATED_PODS: selected}
+
+    def _key(self, name: str) -> str:
+        return name if self.hook_version == "v1" else f"{self.namespace}/{name}"
 
     def call(self, transport: Transport, finalizing: bool = False) -> dict[str, Any]:
         """Send a request through ``transport`` and apply the answer."""
@@ -105,7 +122,7 @@ class FakeMetacontroller:
         changes: list[Change] = []
         desired = self._desired(response.get("children") or [])
         for key in sorted(set(self.children) - set(desired)):
-            del self.children[key]
+            self.delete(*key)
             changes.append(Change("deleted", *key))
         for key, child in desired.items():
             if key not in self.children:
@@ -179,8 +196,25 @@ class FakeMetacontroller:
         return None
 
     def delete(self, kind: str, name: str) -> None:
-        """A user (or a TTL) deletes a child."""
+        """A user (or a TTL) deletes a child; a deleted Job's pods go with it."""
         del self.children[(kind, name)]
+        if kind == "Job":
+            self.pods = {
+                pod_name: pod
+                for pod_name, pod in self.pods.items()
+                if pod["metadata"]["ownerReferences"][0]["name"] != name
+            }
+
+
+def _selects(selector: dict[str, Any], obj: dict[str, Any]) -> bool:
+    """A label selector (matchLabels, matchExpressions with In) matches the object."""
+    labels = obj["metadata"].get("labels") or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    return all(
+        labels.get(expression["key"]) in expression["values"]
+        for expression in selector.get("matchExpressions") or []
+    )
 
 
 def canonical(obj: Any) -> str:

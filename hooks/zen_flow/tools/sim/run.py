@@ -22,7 +22,13 @@ from zen_flow.api.spec import JobFlowSpec
 from zen_flow.spec.validation import parse_spec
 from zen_flow.tools.sim.jobs import FakeJobController, JobRun
 from zen_flow.tools.sim.metacontroller import ApplyError, Change, FakeMetacontroller
-from zen_flow.tools.sim.scenario import Outcome, Scenario, SimulationError, check_scenario
+from zen_flow.tools.sim.scenario import (
+    Annotation,
+    Outcome,
+    Scenario,
+    SimulationError,
+    check_scenario,
+)
 from zen_flow.tools.sim.timeline import Event, EventKind, Timeline
 from zen_flow.tools.sim.transports import Transport, in_process
 
@@ -65,6 +71,15 @@ class Tick:
     events: int
 
 
+def _user_actions(scenario: Scenario) -> list[Annotation]:
+    actions = list(scenario.annotations)
+    if scenario.suspend_at is not None:
+        actions.append(Annotation(scenario.suspend_at, ANNOTATION_SUSPENDED, "true"))
+    if scenario.resume_at is not None:
+        actions.append(Annotation(scenario.resume_at, ANNOTATION_SUSPENDED, None))
+    return actions
+
+
 def simulate(
     flow: Mapping[str, Any],
     scenario: Scenario,
@@ -93,7 +108,7 @@ class _Run:
         fresh = copy.deepcopy(dict(flow))
         fresh.pop("status", None)
         self.cluster = FakeMetacontroller(flow=fresh, now=START)
-        self.jobs = FakeJobController(self.cluster, scenario)
+        self.jobs = FakeJobController(self.cluster, scenario, {s.name: s for s in spec.steps})
         self.spec = spec
         self.scenario = scenario
         self.transport = transport
@@ -102,8 +117,8 @@ class _Run:
         self.timeline = Timeline(START, limits)
         self.syncs = 0
         self.resync_at: datetime | None = None
-        self.suspended = False
-        self.resumed = False
+        # What the user does, in time order (suspend and resume are annotations too).
+        self.pending = sorted(_user_actions(scenario), key=lambda action: action.at)
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -111,7 +126,7 @@ class _Run:
         limit = START + timedelta(seconds=self.scenario.max_time)
         self._settle()
         while True:
-            if self._finished():
+            if self._finished() and not self.pending:
                 return self._result(StopReason.FINISHED)
             upcoming = self._next_instant()
             if upcoming is None:
@@ -132,10 +147,8 @@ class _Run:
         finish = self.jobs.next_finish()
         if finish is not None:
             candidates.append(finish)
-        if self.scenario.suspend_at is not None and not self.suspended:
-            candidates.append(self._instant(self.scenario.suspend_at))
-        if self.scenario.resume_at is not None and not self.resumed:
-            candidates.append(self._instant(self.scenario.resume_at))
+        if self.pending:
+            candidates.append(self._instant(self.pending[0].at))
         return min(candidates) if candidates else None
 
     def _happen(self) -> None:
@@ -143,13 +156,8 @@ class _Run:
         now = self.cluster.now
         if self.resync_at is not None and self.resync_at <= now:
             self.resync_at = None
-        suspend_at, resume_at = self.scenario.suspend_at, self.scenario.resume_at
-        if suspend_at is not None and not self.suspended and self._instant(suspend_at) <= now:
-            self.suspended = True
-            self._set_suspended(True)
-        if resume_at is not None and not self.resumed and self._instant(resume_at) <= now:
-            self.resumed = True
-            self._set_suspended(False)
+        while self.pending and self._instant(self.pending[0].at) <= now:
+            self._annotate(self.pending.pop(0))
         for run, succeeded, reason in self.jobs.finish_due():
             where = f"(step {run.step}, attempt {run.attempt})"
             if succeeded:
@@ -244,14 +252,21 @@ class _Run:
 
     # -- the user ---------------------------------------------------------------------------
 
-    def _set_suspended(self, suspend: bool) -> None:
+    def _annotate(self, action: Annotation) -> None:
         annotations = self.cluster.flow["metadata"].setdefault("annotations", {})
-        if suspend:
-            annotations[ANNOTATION_SUSPENDED] = "true"
-            self._event(EventKind.FLOW_SUSPENDED, f'flow suspended ({ANNOTATION_SUSPENDED}="true")')
+        key, value = action.key, action.value
+        if value is None:
+            annotations.pop(key, None)
         else:
-            annotations.pop(ANNOTATION_SUSPENDED, None)
-            self._event(EventKind.FLOW_RESUMED, f"flow resumed ({ANNOTATION_SUSPENDED} removed)")
+            annotations[key] = value
+        if key == ANNOTATION_SUSPENDED and value == "true":
+            self._event(EventKind.FLOW_SUSPENDED, f'flow suspended ({key}="true")')
+        elif key == ANNOTATION_SUSPENDED and value is None:
+            self._event(EventKind.FLOW_RESUMED, f"flow resumed ({key} removed)")
+        elif value is None:
+            self._event(EventKind.FLOW_ANNOTATED, f"annotation {key} removed")
+        else:
+            self._event(EventKind.FLOW_ANNOTATED, f'annotation {key}="{value}" set')
 
     # -- time ------------------------------------------------------------------------------
 

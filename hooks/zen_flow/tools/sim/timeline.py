@@ -21,10 +21,12 @@ class EventKind(StrEnum):
     JOB_RESUMED = "JobResumed"
     JOB_NEVER_ENDS = "JobNeverEnds"
     STEP_PHASE = "StepPhase"
+    STEP_WAITING = "StepWaiting"
     RETRY_SCHEDULED = "RetryScheduled"
     FLOW_PHASE = "FlowPhase"
     FLOW_SUSPENDED = "FlowSuspended"
     FLOW_RESUMED = "FlowResumed"
+    FLOW_ANNOTATED = "FlowAnnotated"
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,9 @@ class Timeline:
                     detail += f": {state['message']}"
                 text = f"step {name}: {old_phase} -> {phase}" + (f" ({detail})" if detail else "")
                 self.add(now, EventKind.STEP_PHASE, text, name)
+            awaiting = StepReason.AWAITING_APPROVAL
+            if state.get("reason") == awaiting and old.get("reason") != awaiting:
+                self.add(now, EventKind.STEP_WAITING, f"step {name}: {state.get('message')}", name)
             retry_at = state.get("nextRetryTime")
             if (
                 state.get("reason") == StepReason.BACKOFF_WAIT
