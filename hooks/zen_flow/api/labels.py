@@ -18,6 +18,10 @@ LABEL_RESOURCE: Final = f"{DOMAIN}/resource"
 
 # Annotations a user sets on a JobFlow.
 ANNOTATION_SUSPENDED: Final = f"{DOMAIN}/suspended"
+ANNOTATION_TERMINATE: Final = f"{DOMAIN}/terminate"
+ANNOTATION_RERUN: Final = f"{DOMAIN}/rerun"
+# Followed by a step name: workflow.zen.io/approve-<step>.
+ANNOTATION_APPROVE_PREFIX: Final = f"{DOMAIN}/approve-"
 
 # Set by Metacontroller on every child it applies.
 ANNOTATION_LAST_APPLIED: Final = "metacontroller.k8s.io/last-applied-configuration"
