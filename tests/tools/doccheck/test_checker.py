@@ -101,6 +101,9 @@ def check(tmp_path: Path, root: Path, *lines: str, may_delete_crd: bool = False)
         ("kubectl delete crd jobflows.workflow.zen.io", "never delete the CRD"),
         ("kubectl get widgets", "unknown resource type"),
         ("kubectl frobnicate jobflow x", "unknown kubectl verb"),
+        ("kubectl jobflow show linear-flow", "kubectl jobflow has no command 'show'"),
+        ("kubectl jobflow get other-flow --watch", "no JobFlow named 'other-flow'"),
+        ("kubectl jobflow tree <flow> -n other", "namespace 'other'"),
         # files of the repository
         ("kubectl apply -f deploy/nothing.yaml", "deploy/nothing.yaml does not exist"),
         ("kubectl kustomize deploy/nothing", "deploy/nothing does not exist"),
@@ -196,6 +199,12 @@ def test_checker_catches_what_does_not_work(
         "kubectl auth can-i list jobflows --as system:serviceaccount:zen-flow-system:janitor",
         "kubectl patch jobflow <name> --type=merge -p '{<patch>'",
         "kubectl create namespace team-a",
+        # the kubectl jobflow plugin
+        "kubectl jobflow --help",
+        "kubectl jobflow get",
+        "kubectl jobflow get linear-flow --watch --interval=5s",
+        "kubectl jobflow approve <flow> <step>",
+        "kubectl jobflow logs linear-flow <step> --attempt 2 --follow",
         # -c names a container for logs and exec only
         "kubectl -n zen-flow-system describe deploy/zen-flow-hooks -c other",
     ],

@@ -40,6 +40,7 @@ from zen_flow.tools.doccheck.resources import (
     Target,
     resource_targets,
 )
+from zen_flow.tools.kubectl_jobflow.main import plugin as kubectl_jobflow
 
 # Labels that Kubernetes or Metacontroller put on children.
 SYSTEM_LABELS: Final = frozenset(
@@ -76,6 +77,8 @@ NO_CHECK_VERBS: Final = frozenset(
     {"version", "cluster-info", "api-resources", "api-versions", "config", "kustomize"}
 )
 STATUS_IS_THE_HOOKS: Final = "status is written by the hooks only: never patch it"
+# `kubectl jobflow ...` runs the plugin this package installs (zen_flow.tools.kubectl_jobflow).
+PLUGIN_VERB: Final = "jobflow"
 
 
 def writes_status(command: Command) -> bool:
@@ -158,6 +161,8 @@ class Checker:
             return self.check_auth(command)
         if verb == "explain":
             return self.check_explain(rest)
+        if verb == PLUGIN_VERB:
+            return self.check_plugin(rest)
         return None
 
     @staticmethod
@@ -217,6 +222,18 @@ class Checker:
         if parts and KINDS.get(parts[0].lower()) == "JobFlow" and len(parts) > 1:
             error = field_path_error(parts[1:])
             return [error] if error else []
+        return []
+
+    def check_plugin(self, words: list[str]) -> list[str]:
+        """``kubectl jobflow COMMAND [FLOW ...]``: a command of the plugin; a flow the
+        examples define (or a placeholder)."""
+        if not words:
+            return []
+        if words[0] not in kubectl_jobflow.commands:
+            return [f"kubectl jobflow has no command {words[0]!r}"]
+        flow = words[1] if len(words) > 1 else None
+        if flow and not is_placeholder(flow) and flow not in self.m.example_flows:
+            return [f"no JobFlow named {flow!r} in the examples"]
         return []
 
     def check_target(
