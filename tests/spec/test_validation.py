@@ -67,7 +67,7 @@ def test_cross_field_problems_together() -> None:
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ({"steps": []}, "spec.steps: List should have at least 1 item"),
+        ({"steps": []}, "spec.steps: a flow needs at least one step"),
         ({}, "spec.steps: required field is missing"),
         (
             {"steps": [{"name": "a", "template": {"spec": {"template": {"spec": {}}}}}]},
@@ -75,29 +75,35 @@ def test_cross_field_problems_together() -> None:
         ),
         (
             {"steps": [{"name": "a", "template": {**job_template(), "kind": "Pod"}}]},
-            "spec.steps[0].template.kind: Input should be 'Job'",
+            'spec.steps[0].template.kind: must be "Job" (got "Pod")',
         ),
         (
             {"steps": [step("a", timeoutSeconds=0)]},
-            "spec.steps[0].timeoutSeconds: Input should be greater than 0",
+            "spec.steps[0].timeoutSeconds: must be more than 0 (got 0)",
         ),
         (
             {"steps": [step("a", retryPolicy={"backoff": {"type": "Random"}})]},
-            "spec.steps[0].retryPolicy.backoff.type: Input should be 'Fixed', 'Linear' or",
+            'spec.steps[0].retryPolicy.backoff.type: must be one of "Fixed", "Linear" or '
+            '"Exponential" (got "Random")',
         ),
         (
             {"steps": [step("a", retryPolicy={"backoff": {"duration": "10 minutes"}})]},
-            "spec.steps[0].retryPolicy.backoff.duration",
+            'spec.steps[0].retryPolicy.backoff.duration: invalid duration "10 minutes": '
+            'use e.g. "30s", "10m", "1h30m", "500ms"',
         ),
         (
             {"steps": [step("a", retryPolicy={"limit": -1})]},
-            "spec.steps[0].retryPolicy.limit: Input should be greater than or equal to 0",
+            "spec.steps[0].retryPolicy.limit: must be at least 0 (got -1)",
         ),
         (
             {"steps": [step("a")], "executionPolicy": {"concurrencyPolicy": "Sometimes"}},
-            "spec.executionPolicy.concurrencyPolicy",
+            'spec.executionPolicy.concurrencyPolicy: must be one of "Allow", "Forbid" or '
+            '"Replace" (got "Sometimes")',
         ),
-        ({"steps": [step("a", colour="red")]}, "spec.steps[0].colour: unknown field"),
+        (
+            {"steps": [step("a", colour="red")]},
+            "spec.steps[0].colour: unknown field (fields here: name, dependencies, template,",
+        ),
         (
             {
                 "steps": [
@@ -117,7 +123,8 @@ def test_cross_field_problems_together() -> None:
                     )
                 ]
             },
-            "spec.steps[0].template.spec.template.spec.restartPolicy: Input should be",
+            'spec.steps[0].template.spec.template.spec.restartPolicy: must be "OnFailure" '
+            'or "Never" (got "Always")',
         ),
     ],
 )

@@ -20,6 +20,7 @@ from cachetools import LRUCache
 from zen_flow.api.labels import reserved_annotation, reserved_label
 from zen_flow.api.spec import ConfigMapTemplate, JobFlowSpec, VolumeClaimTemplate
 from zen_flow.spec.dag import ancestors, find_cycle
+from zen_flow.spec.messages import describe, path_text
 from zen_flow.spec.when import WhenError, compile_when
 
 MAX_PROBLEMS = 20
@@ -288,7 +289,7 @@ def _pydantic_problems(error: pydantic.ValidationError, source: bytes | Any) -> 
             where = _deep_path(source)
             problems.append(Problem(where, f"nested more than {MAX_SPEC_DEPTH} levels deep"))
             continue
-        problems.append(Problem(format_path(("spec", *detail["loc"])), _message(detail)))
+        problems.append(Problem(path_text(JobFlowSpec, detail["loc"]), describe(detail)))
     return problems[:MAX_PROBLEMS]
 
 
@@ -326,17 +327,3 @@ def format_path(location: Sequence[int | str]) -> str:
         else:
             text += f".{part}" if text else str(part)
     return text or "spec"
-
-
-def _message(detail: Any) -> str:
-    kind = detail.get("type", "")
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "extra_forbidden":
-        return "unknown field"
-    message = str(detail.get("msg", "invalid value"))
-    if "input" in detail and kind not in ("model_type", "dict_type", "list_type"):
-        shown = repr(detail["input"])
-        if len(shown) <= 60:
-            message += f" (got {shown})"
-    return message
