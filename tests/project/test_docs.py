@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -23,10 +24,11 @@ from zen_flow.api.labels import ANNOTATION_SUSPENDED
 from zen_flow.api.spec import JobFlowSpec
 from zen_flow.api.status import JobFlowStatus
 from zen_flow.gen import apidoc
+from zen_flow.server.settings import PREFIX, Settings, variable_names
 from zen_flow.tools.doccheck.checker import Checker
 from zen_flow.tools.doccheck.commands import Command, kubectl_commands
 from zen_flow.tools.doccheck.manifests import Manifests, pod_templates, project_manifests
-from zen_flow.tools.doccheck.markdown import broken_links, headings
+from zen_flow.tools.doccheck.markdown import broken_links, headings, table_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -63,6 +65,23 @@ def command_sources() -> list[Path]:
 
 def test_api_reference_is_generated_from_the_models() -> None:
     assert read("API.md") == apidoc.render(), f"docs/API.md is stale: {apidoc.REGENERATE}"
+
+
+# A default as the reader writes it: a YAML scalar, an empty list or object, or none.
+DEFAULT_CELL = re.compile(
+    r'required|none|`(\[\]|\{\}|-?[0-9.]+|true|false|"[^"<>=]*")`( \(all defaults\))?'
+)
+
+
+def test_api_reference_defaults_are_what_a_user_writes() -> None:
+    rows = table_rows(read("API.md"), "Field")
+    assert rows, "no field tables in docs/API.md"
+    odd = [
+        f"{row['Field']}: {row['Default']}"
+        for row in rows
+        if not DEFAULT_CELL.fullmatch(row["Default"])
+    ]
+    assert odd == [], "a Python value leaked into the reference (gen/apidoc.py)"
 
 
 def model_fields() -> list[tuple[type[BaseModel], str]]:
@@ -173,6 +192,49 @@ def test_environment_variables_exist_in_the_code(name: str) -> None:
         {var for var in re.findall(r"\bZEN_FLOW_[A-Z_]+\b", read(name)) if var not in source}
     )
     assert unknown == []
+
+
+def documented_default(value: object) -> set[str]:
+    """How a settings table may show a default."""
+    if value is False:
+        return {"unset", "off"}
+    return {f"`{value}`"}
+
+
+SETTINGS_TABLES = [ROOT / "README.md", DOCS / "OPERATOR_GUIDE.md"]
+
+
+@pytest.mark.parametrize("path", SETTINGS_TABLES, ids=lambda p: p.name)
+def test_settings_tables_list_every_setting_with_its_default(path: Path) -> None:
+    rows = {
+        row["variable"].strip("`"): row
+        for row in table_rows(path.read_text(), "variable")
+        if row["variable"].startswith("`ZEN_FLOW_")
+    }
+    assert sorted(rows) == sorted(variable_names())
+    defaults = {PREFIX + f.name.upper(): f.default for f in dataclasses.fields(Settings)}
+    wrong = [
+        f"{name}: {rows[name]['default']} (the code says {defaults[name]})"
+        for name in rows
+        if rows[name]["default"] not in documented_default(defaults[name])
+    ]
+    assert wrong == []
+
+
+@pytest.mark.slow
+def test_the_operator_guide_gives_the_deployments_values(manifests: Manifests) -> None:
+    deployment = manifests.find("Deployment", "zen-flow-hooks")[0]
+    [container] = pod_templates(deployment)[0]["spec"]["containers"]
+    env = {item["name"]: str(item["value"]) for item in container.get("env", [])}
+    defaults = {PREFIX + f.name.upper(): f.default for f in dataclasses.fields(Settings)}
+    rows = table_rows(read("OPERATOR_GUIDE.md"), "variable")
+    wrong = []
+    for row in rows:
+        name = row["variable"].strip("`")
+        expected = {f"`{env[name]}`"} if name in env else documented_default(defaults.get(name))
+        if row["in the Deployment"] not in expected:
+            wrong.append(f"{name}: {row['in the Deployment']} (the Deployment: {expected})")
+    assert wrong == []
 
 
 @pytest.mark.parametrize("name", MY_DOCS)
