@@ -13,12 +13,15 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
+from tests.support.fakeapiserver import fake_api_server
 from zen_flow.api.fields import field_name
 from zen_flow.api.labels import ANNOTATION_SUSPENDED
 from zen_flow.api.spec import JobFlowSpec
@@ -27,7 +30,12 @@ from zen_flow.gen import apidoc
 from zen_flow.server.settings import PREFIX, Settings, variable_names
 from zen_flow.tools.doccheck.checker import Checker
 from zen_flow.tools.doccheck.commands import Command, kubectl_commands
-from zen_flow.tools.doccheck.manifests import Manifests, pod_templates, project_manifests
+from zen_flow.tools.doccheck.manifests import (
+    Manifests,
+    kubectl_binary,
+    pod_templates,
+    project_manifests,
+)
 from zen_flow.tools.doccheck.markdown import broken_links, headings, table_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -330,3 +338,48 @@ def test_the_docs_show_kubectl_commands() -> None:
     """Guard the checker itself: it must find the commands the docs are made of."""
     found = {path.name for path, _ in all_commands()}
     assert {"USER_GUIDE.md", "OPERATOR_GUIDE.md", "DISASTER_RECOVERY.md"} <= found
+
+
+# --- what the user guide says kubectl does with a key given twice ------------------------------
+
+TWICE = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: twice\ndata:\n  a: first\n  a: last\n"
+
+
+@pytest.mark.slow
+def test_kubectl_apply_f_keeps_the_last_of_a_repeated_key_without_a_word(
+    tmp_path: Path,
+) -> None:
+    """As the user guide says: the YAML becomes JSON on the client, so the API server's
+    strict field validation, which kubectl asks for, never sees the first key."""
+    (tmp_path / "twice.yaml").write_text(TWICE)
+    with fake_api_server(tmp_path) as (kubeconfig, received):
+        done = subprocess.run(
+            [kubectl_binary(ROOT), "--kubeconfig", str(kubeconfig), "create", "-f", "twice.yaml"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert "already defined" not in done.stderr
+    [(path, body)] = received
+    assert "fieldValidation=Strict" in path
+    assert json.loads(body)["data"] == {"a": "last"}
+    assert "keeping only the last of the repeated" in read("USER_GUIDE.md")
+
+
+@pytest.mark.slow
+def test_kubectl_apply_k_refuses_a_repeated_key(tmp_path: Path) -> None:
+    (tmp_path / "twice.yaml").write_text(TWICE)
+    (tmp_path / "kustomization.yaml").write_text("resources: [twice.yaml]\n")
+    done = subprocess.run(
+        [kubectl_binary(ROOT), "kustomize", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert 'mapping key "a" already defined at line 6' in done.stderr
+    assert "`kubectl apply -k` (kustomize) refuses the file" in read("USER_GUIDE.md")
