@@ -172,3 +172,29 @@ def test_answered_calls_are_logged_at_debug_and_phase_changes_at_info(
     assert [(r["level"], r["message"]) for r in log_records(capfd)] == [
         ("WARNING", "hook sync answered 400")
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"[]", "the request: must be an object (got a list)"),
+        (b'{"children": {}}', "parent: required field is missing"),
+        (b'{"parent": 5}', "parent: must be an object (got a whole number)"),
+        (
+            b'{"parent": {"metadata": {"name": "a", "generation": "1"}}}',
+            "parent.metadata.generation: must be a whole number (got a string)",
+        ),
+        (
+            b'{"parent": {"metadata": {}}, "finalizing": "yes"}',
+            "finalizing: must be true or false (got a string)",
+        ),
+        (b"{", "the body is not JSON: "),
+        (b"", "empty body: expected a JSON hook request"),
+    ],
+)
+def test_a_request_that_is_not_a_hook_request_is_a_400_saying_where_and_what(
+    body: bytes, error: str
+) -> None:
+    answer = create_app(Settings(log_level="critical")).test_client().post("/sync", data=body)
+    assert answer.status_code == 400
+    assert answer.get_json()["error"].startswith(error)

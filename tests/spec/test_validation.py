@@ -234,3 +234,16 @@ def test_labels_and_annotations_kubernetes_accepts_pass() -> None:
     }
     spec = parse_spec({"steps": [step("a", metadata=metadata)]})
     assert spec.steps[0].metadata is not None
+
+
+def test_an_unknown_step_close_to_a_known_one_is_suggested() -> None:
+    spec = {
+        "steps": [
+            step("load"),
+            step("report", "lod", when="steps.laod.phase == 'Succeeded'"),
+        ]
+    }
+    assert problems(spec) == [
+        'spec.steps[1].dependencies[0]: unknown step "lod" (did you mean "load"?)',
+        'spec.steps[1].when: refers to unknown step "laod" (did you mean "load"?)',
+    ]

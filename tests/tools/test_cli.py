@@ -110,7 +110,7 @@ def test_lint_reports_each_problem_at_its_line_and_column_with_its_path(tmp_path
         f"{path}:4:9: metadata.name: 'Bad_Name' is not a valid name: lowercase letters, "
         "digits, '-' and '.', starting and ending with a letter or digit, at most 253 "
         "characters",
-        f'{path}:10:31: spec.steps[1].dependencies[1]: unknown step "lod"',
+        f'{path}:10:31: spec.steps[1].dependencies[1]: unknown step "lod" (did you mean "load"?)',
         f'{path}:12:13: spec.steps[2].name: duplicate step name "load" (also spec.steps[1])',
     ]
     assert_no_traceback(result)
@@ -158,6 +158,39 @@ def test_lint_reports_a_yaml_syntax_error_as_one_line_with_its_line(tmp_path: Pa
     [line] = result.stdout.splitlines()
     assert line.startswith(f"{path}:4:1: YAML syntax error")
     assert_no_traceback(result)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "metadata:\n\tname: x\n",
+            ":2:1: YAML syntax error: while scanning for the next token "
+            "found character that cannot start any token (a tab: YAML indents with spaces only)",
+        ),
+        (
+            "metadata:\n  name: x: y\n",
+            ":2:10: YAML syntax error: mapping values are not "
+            'allowed in this context (quote a value that contains ": ")',
+        ),
+        (
+            'metadata:\n  name: "x\n',
+            ":2:9: YAML syntax error: while scanning a quoted scalar "
+            "found unexpected end of stream (a quoted string that is never closed)",
+        ),
+        (
+            "metadata:\n  name: x\n spec: {}\n",
+            ":3:2: YAML syntax error: while parsing a block "
+            "mapping did not find expected key (check this line's indentation)",
+        ),
+    ],
+)
+def test_a_yaml_syntax_error_says_what_usually_causes_it(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    assert run("lint", str(path)).stdout == f"{path}{expected}\n"
 
 
 def test_lint_reads_stdin_and_reports_unreadable_files(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import json
 import re
 import string
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -105,6 +105,12 @@ def describe(detail: Mapping[str, Any], root: type[BaseModel] = JobFlowSpec) -> 
     if kind in _SHOW_INPUT and "input" in detail:
         sentence += f" (got {shown(value)})"
     return sentence
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean "load"?)`` when one of ``choices`` is close to ``name``, else ""."""
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f' (did you mean "{close[0]}"?)' if close else ""
 
 
 def shown(value: Any) -> str:

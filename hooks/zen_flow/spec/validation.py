@@ -20,7 +20,7 @@ from cachetools import LRUCache
 from zen_flow.api.labels import reserved_annotation, reserved_label
 from zen_flow.api.spec import ConfigMapTemplate, JobFlowSpec, VolumeClaimTemplate
 from zen_flow.spec.dag import ancestors, find_cycle
-from zen_flow.spec.messages import describe, path_text
+from zen_flow.spec.messages import describe, did_you_mean, path_text
 from zen_flow.spec.when import WhenError, compile_when
 
 MAX_PROBLEMS = 20
@@ -148,7 +148,7 @@ def _cross_field_problems(spec: JobFlowSpec) -> Iterator[Problem]:
             if dependency == step.name:
                 yield Problem(path, f'step "{step.name}" depends on itself')
             elif dependency not in names:
-                yield Problem(path, f'unknown step "{dependency}"')
+                yield Problem(path, f'unknown step "{dependency}"{did_you_mean(dependency, names)}')
             elif dependency in seen:
                 yield Problem(path, f'duplicate dependency "{dependency}"')
             seen.add(dependency)
@@ -258,7 +258,9 @@ def _when_problems(
         what = "unknown step" if name not in dependencies else "step that is not upstream of"
         detail = f'"{name}"' if name not in dependencies else f'"{name}" ({what} "{step}")'
         if name not in dependencies:
-            yield Problem(path, f"refers to unknown step {detail}")
+            yield Problem(
+                path, f"refers to unknown step {detail}{did_you_mean(name, dependencies)}"
+            )
         else:
             yield Problem(path, f"refers to {detail}: add it to dependencies")
 

@@ -138,7 +138,7 @@ def read_documents(file: str, text: str) -> tuple[list[Document], list[LintProbl
         for index, source in enumerate(compose_all(text), start=1):
             documents.extend(_expand(Document(file, index, source.body, source.node, "", text)))
     except yaml.YAMLError as error:
-        return documents, [_syntax_problem(file, error)]
+        return documents, [_syntax_problem(file, text, error)]
     return documents, []
 
 
@@ -328,13 +328,34 @@ def _name_problems(document: Document, metadata: dict[str, Any]) -> Iterator[Lin
         yield document.problem("metadata.name", f"{name!r} is not a valid name: {NAME_RULE}")
 
 
-def _syntax_problem(file: str, error: yaml.YAMLError) -> LintProblem:
+def _syntax_problem(file: str, text: str, error: yaml.YAMLError) -> LintProblem:
     message = str(error).splitlines()[0] if str(error) else "invalid YAML"
-    if isinstance(error, yaml.MarkedYAMLError):
-        mark = error.problem_mark or error.context_mark
-        message = " ".join(part for part in (error.context, error.problem) if part) or message
-        if mark is not None:
-            return LintProblem(
-                file, f"YAML syntax error: {message}", line=mark.line + 1, column=mark.column + 1
-            )
-    return LintProblem(file, f"YAML syntax error: {message}")
+    if not isinstance(error, yaml.MarkedYAMLError):
+        return LintProblem(file, f"YAML syntax error: {message}")
+    message = " ".join(part for part in (error.context, error.problem) if part) or message
+    mark = error.problem_mark or error.context_mark
+    unclosed = "quoted scalar" in (error.context or "") and error.context_mark is not None
+    if unclosed:
+        mark = error.context_mark  # where the string starts: it is never closed
+    hint = _syntax_hint(error, text, unclosed)
+    if mark is None:
+        return LintProblem(file, f"YAML syntax error: {message}{hint}")
+    return LintProblem(
+        file, f"YAML syntax error: {message}{hint}", line=mark.line + 1, column=mark.column + 1
+    )
+
+
+def _syntax_hint(error: yaml.MarkedYAMLError, text: str, unclosed: bool) -> str:
+    """What usually causes the error libyaml reports, as a reader fixes it."""
+    problem = error.problem or ""
+    mark = error.problem_mark
+    character = text[mark.index] if mark is not None and mark.index < len(text) else ""
+    if character == "\t":
+        return " (a tab: YAML indents with spaces only)"
+    if unclosed:
+        return " (a quoted string that is never closed)"
+    if "mapping values are not allowed" in problem:
+        return ' (quote a value that contains ": ")'
+    if "did not find expected key" in problem or "expected '-' indicator" in problem:
+        return " (check this line's indentation)"
+    return ""
