@@ -268,6 +268,7 @@ def invalid_spec_message(flow: dict[str, Any]) -> str:
     cluster = FakeMetacontroller(flow, T0)
     cluster.call(in_process)
     assert cluster.status["reason"] == "InvalidSpec"
+    assert cluster.status["message"] == "1 problem in the spec; see condition InvalidSpec"
     [condition] = [c for c in cluster.status["conditions"] if c["type"] == "InvalidSpec"]
     assert condition["status"] == "True"
     message: str = condition["message"]

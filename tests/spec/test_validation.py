@@ -247,3 +247,31 @@ def test_an_unknown_step_close_to_a_known_one_is_suggested() -> None:
         'spec.steps[1].dependencies[0]: unknown step "lod" (did you mean "load"?)',
         'spec.steps[1].when: refers to unknown step "laod" (did you mean "load"?)',
     ]
+
+
+def pod(**fields: Any) -> dict[str, Any]:
+    return {"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {"spec": fields}}}
+
+
+def test_a_pod_template_the_api_server_would_refuse_is_an_invalid_spec() -> None:
+    where = "spec.steps[0].template.spec.template.spec"
+    template = pod(
+        initContainers=[{"name": "main", "image": "busybox:1.36"}],
+        containers=[
+            {"name": "main", "image": "busybox:1.36"},
+            {
+                "name": "Side_Car",
+                "image": "busybox:1.36",
+                "volumeMounts": [{"name": "work", "mountPath": "/work"}],
+            },
+        ],
+        volumes=[{"name": "cache", "emptyDir": {}}],
+    )
+    assert problems({"steps": [step("a", template=template)]}) == [
+        f'{where}.containers[0].name: duplicate container name "main" '
+        f"(also {where}.initContainers[0])",
+        f'{where}.containers[1].name: container name "Side_Car": at most 63 lowercase letters, '
+        "digits and '-', starting and ending with a letter or digit",
+        f'{where}.containers[1].volumeMounts[0].name: no volume "work" in the pod '
+        "(its volumes: cache)",
+    ]

@@ -21,6 +21,7 @@ from zen_flow.api.labels import reserved_annotation, reserved_label
 from zen_flow.api.spec import ConfigMapTemplate, JobFlowSpec, VolumeClaimTemplate
 from zen_flow.spec.dag import ancestors, find_cycle
 from zen_flow.spec.messages import describe, did_you_mean, path_text
+from zen_flow.spec.pods import pod_problems
 from zen_flow.spec.when import WhenError, compile_when
 
 MAX_PROBLEMS = 20
@@ -160,6 +161,7 @@ def _cross_field_problems(spec: JobFlowSpec) -> Iterator[Problem]:
         yield Problem("spec.steps", "dependency cycle: " + " -> ".join(cycle))
     yield from _resource_problems(spec)
     yield from _metadata_problems(spec)
+    yield from (Problem(path, message) for path, message in pod_problems(spec))
 
 
 def _metadata_problems(spec: JobFlowSpec) -> Iterator[Problem]:
