@@ -31,6 +31,7 @@ from zen_flow.server.settings import PREFIX, Settings, variable_names
 from zen_flow.tools.doccheck.checker import Checker
 from zen_flow.tools.doccheck.commands import Command, kubectl_commands
 from zen_flow.tools.doccheck.manifests import (
+    Kustomize,
     Manifests,
     kubectl_binary,
     pod_templates,
@@ -383,3 +384,41 @@ def test_kubectl_apply_k_refuses_a_repeated_key(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert 'mapping key "a" already defined at line 6' in done.stderr
     assert "`kubectl apply -k` (kustomize) refuses the file" in read("USER_GUIDE.md")
+
+
+# --- who holds credentials; what needs the network ---------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_operator_guide_names_every_component_with_api_credentials(
+    manifests: Manifests, tmp_path: Path
+) -> None:
+    """A workload whose pod gets its ServiceAccount's token has API credentials."""
+    backup = Kustomize(kubectl_binary(ROOT), tmp_path).with_component(
+        ROOT / "deploy" / "components" / "backup", ROOT / "deploy"
+    )
+    credentialed = {
+        template["spec"]["serviceAccountName"]
+        for obj in [*manifests.objects, *backup]
+        if obj["metadata"].get("namespace") == "zen-flow-system"
+        for template in pod_templates(obj)
+        if template["spec"].get("automountServiceAccountToken") is not False
+        and template["spec"].get("serviceAccountName")
+    }
+    assert credentialed == {"zen-flow-janitor", "zen-flow-backup"}
+    guide = read("OPERATOR_GUIDE.md")
+    security = guide.split("## Security")[1].split("\n## ")[0]
+    assert all(f"`{account}`" in security for account in credentialed)
+    assert "only zen-flow component with API credentials" not in guide
+
+
+def test_the_readme_says_which_install_needs_the_network() -> None:
+    remote = [
+        path.parent.relative_to(ROOT).as_posix()
+        for path in ROOT.glob("**/kustomization.yaml")
+        if ".venv" not in path.parts and re.search(r"^\s*- https?://", path.read_text(), re.M)
+    ]
+    assert remote == ["metacontroller/install"]
+    readme = (ROOT / "README.md").read_text()
+    assert "`metacontroller/install/` builds on" in readme
+    assert "needs network access" in readme
