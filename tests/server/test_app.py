@@ -188,7 +188,7 @@ def test_answered_calls_are_logged_at_debug_and_phase_changes_at_info(
             b'{"parent": {"metadata": {}}, "finalizing": "yes"}',
             "finalizing: must be true or false (got a string)",
         ),
-        (b"{", "the body is not JSON: "),
+        (b"nope", "the body is not JSON: invalid character (byte 4)"),
         (b"", "empty body: expected a JSON hook request"),
     ],
 )

@@ -271,7 +271,7 @@ def test_resource_templates_are_created_first_and_referenced_by_short_name(
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        (b"not json", "malformed"),
+        (b"not json", "not JSON"),
         (b"[1, 2]", "object"),
         (b'{"children": {}}', "parent"),
         (b'{"parent": {"metadata": {"name": 3}}}', "parent.metadata.name"),

@@ -243,6 +243,7 @@ def _describe(error: msgspec.DecodeError, prefix: str = "") -> str:
         return f"{_path(prefix, (where or '') + '.' + field)}: required field is missing"
     if isinstance(error, msgspec.ValidationError):
         return f"{prefix}: {text}" if prefix else text
+    text = text.removeprefix("JSON is malformed: ")
     return f"{prefix}: not JSON: {text}" if prefix else f"the body is not JSON: {text}"
 
 
@@ -250,6 +251,5 @@ def _path(prefix: str, where: str | None) -> str:
     """``$.parent.metadata`` (msgspec's) after ``prefix`` as ``parent.metadata``."""
     rest = (where or "").lstrip(".")
     if prefix:
-        joined = prefix + ("" if not rest or rest.startswith("[") else ".") + rest
-        return joined
+        return prefix + ("" if not rest or rest.startswith("[") else ".") + rest
     return rest or "the request"
