@@ -623,3 +623,18 @@ def test_installed_console_script_runs(tmp_path: Path) -> None:
         [command, "lint", path], capture_output=True, text=True, timeout=120, check=False
     )
     assert lint.returncode == 0, lint.stderr
+
+
+def test_the_help_lists_the_exit_codes() -> None:
+    text = run("--help").stdout
+    for code, meaning in [
+        ("0", "all good"),
+        ("1", "the input has problems"),
+        ("2", "wrong usage"),
+        ("3", "simulate: the flow Failed"),
+        ("4", "simulate: the flow did not finish"),
+        ("70", "an unexpected error"),
+    ]:
+        assert any(line.split()[:1] == [code] and meaning in line for line in text.splitlines())
+    assert [cli.EXIT_OK, cli.EXIT_PROBLEMS, cli.EXIT_USAGE] == [0, 1, 2]
+    assert [cli.EXIT_FAILED, cli.EXIT_UNFINISHED, cli.EXIT_BUG] == [3, 4, 70]

@@ -119,6 +119,15 @@ def main(ctx: click.Context, debug: bool) -> None:
 
     Lint a JobFlow file, draw its DAG and simulate a run, all offline and with the very same
     code as the hooks; or serve the hooks for Metacontroller.
+
+    \b
+    Exit codes, for every command:
+      0   all good (simulate: the flow Succeeded)
+      1   the input has problems (unreadable, YAML, invalid JobFlow)
+      2   wrong usage (an unknown or bad option)
+      3   simulate: the flow Failed
+      4   simulate: the flow did not finish (suspended, or --max-time)
+      70  an unexpected error (a bug; --debug shows the traceback)
     """
     ctx.meta[DEBUG] = debug
 
@@ -151,8 +160,9 @@ def lint(files: tuple[str, ...], output: str) -> None:
     """Check JobFlow YAML files with the same models and rules as the hooks.
 
     Every document of every FILE (- for stdin) that is a JobFlow is checked: apiVersion,
-    kind, metadata.name and the whole spec. Other objects are ignored. Exit code 1 when
-    any problem is found.
+    kind, metadata.name and the whole spec, keys given twice, and the names its children
+    would have. Other objects are ignored. Each problem is one line, file:line:column:
+    path: message. Exit code 1 when any problem is found.
     """
     problems: list[LintProblem] = []
     flows = 0
