@@ -209,3 +209,23 @@ def test_what_a_step_has_is_accepted_in_every_form(source: str) -> None:
 def test_a_structural_problem_is_reported_before_a_wrong_phase() -> None:
     with pytest.raises(WhenError, match="quoted step name"):
         compile_when("steps['a' + ''].phase == 'a'")
+
+
+def test_a_pattern_re2_cannot_compile_is_refused_before_it_runs(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(WhenError) as raised:
+        compile_when("steps.a.outputs.v.matches('^v[0-9+$')")
+    assert str(raised.value) == ("matches('^v[0-9+$'): not a regular expression: missing ]: [0-9+$")
+    assert capfd.readouterr().err == "", "the regular expression library stays quiet"
+    assert compile_when("matches(steps.a.outputs.v, '^v[0-9]+$')").steps == {"a"}
+
+
+def test_reading_an_output_that_is_not_there_says_how_to_guard_it() -> None:
+    condition = compile_when("steps.a.outputs.rows == '3'")
+    with pytest.raises(WhenError) as raised:
+        condition.evaluate({"a": {"phase": "Succeeded", "outputs": {}}})
+    assert str(raised.value) == (
+        'evaluating "steps.a.outputs.rows == \'3\'": no output "rows" (outputs are not '
+        "collected yet); test for one with has(), e.g. has(steps.<name>.outputs.rows)"
+    )

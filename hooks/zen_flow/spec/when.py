@@ -30,6 +30,7 @@ from typing import Any
 
 import celpy
 import lark
+import re2
 from cachetools import LRUCache
 from celpy import celtypes
 from celpy.adapter import json_to_cel
@@ -408,6 +409,14 @@ def _check_node(node: lark.Tree[Any]) -> None:
         raise WhenError(_unsupported_call(_token(node), FUNCTIONS))
     if kind == "member_dot_arg" and str(node.children[1]) not in METHODS:
         raise WhenError(_unsupported_call(str(node.children[1]), METHODS))
+    if kind in ("member_dot_arg", "ident_arg") and _call_name(node) == "matches":
+        problem = _pattern_problem(node)
+        if problem is not None:
+            raise problem
+
+
+def _call_name(node: lark.Tree[Any]) -> str:
+    return str(node.children[1]) if node.data == "member_dot_arg" else _token(node)
 
 
 def _unsupported_call(name: str, allowed: frozenset[str]) -> str:
@@ -604,4 +613,39 @@ def _single_child_chain(node: object) -> Iterator[lark.Tree[Any]]:
 
 def _eval_message(error: CELEvalError) -> str:
     args = error.args
-    return str(args[0]) if args else str(error)
+    text = str(args[0]) if args else str(error)
+    missing = re.fullmatch(r"no such member in mapping: '(.*)'", text)
+    if missing:
+        return (
+            f'no output "{missing[1]}" (outputs are not collected yet); test for one with '
+            f"has(), e.g. has(steps.<name>.outputs.{missing[1]})"
+        )
+    return text
+
+
+def _pattern_problem(node: lark.Tree[Any]) -> WhenError | None:
+    """A ``matches`` whose pattern is a quoted string RE2 cannot compile fails when it runs:
+    the error to give now. Patterns with escapes are left to run time (CEL unescapes them)."""
+    if node.data == "member_dot_arg":
+        arguments = node.children[2] if len(node.children) > 2 else None
+        position = 0
+    else:
+        arguments = node.children[1] if len(node.children) > 1 else None
+        position = 1
+    if not isinstance(arguments, lark.Tree) or len(arguments.children) <= position:
+        return None
+    pattern = _string_literal(arguments.children[position])
+    if pattern is None or "\\" in pattern:
+        return None
+    try:
+        re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as error:
+        detail = (
+            error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else error
+        )
+        return WhenError(f"matches('{pattern}'): not a regular expression: {detail}")
+    return None
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the error is reported here, not on stderr
