@@ -13,11 +13,14 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from zen_flow.api.group import API_VERSION, KIND, VERSION
 from zen_flow.api.labels import ANNOTATION_SUSPENDED
 from zen_flow.api.spec import BackoffType, JobFlowSpec
+from zen_flow.tools import cli
 from zen_flow.tools.crdschema import object_errors, version_schema
+from zen_flow.tools.doccheck.examples import SimulationClaim, simulation_claims
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -157,3 +160,35 @@ def _broken(change: str) -> dict[str, Any]:
 def test_crd_schema_rejects_a_broken_flow(change: str) -> None:
     """The validator really applies the CRD: what kubectl apply refuses, it refuses too."""
     assert object_errors(_broken(change), crd_schema()) != []
+
+
+# --- what the comments promise a simulation shows ----------------------------------------------
+
+
+def final_phases(output: str) -> tuple[dict[str, str], str | None]:
+    """The STEP table and the flow's phase that ``zen-flow simulate`` prints last."""
+    lines = output.splitlines()
+    table = lines[lines.index(next(line for line in lines if line.startswith("STEP"))) + 1 :]
+    steps = {line.split()[0]: line.split()[1] for line in table if line.strip()}
+    flow = next((line.split()[2] for line in lines if line.startswith("flow ")), None)
+    return steps, flow
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
+def test_example_says_how_to_simulate_it_and_what_happens(path: Path) -> None:
+    assert simulation_claims(path), f"{path.name}: no 'zen-flow simulate' with 'Expected:'"
+
+
+CLAIMS = [claim for path in EXAMPLE_FILES for claim in simulation_claims(path)]
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.where)
+def test_simulating_an_example_as_its_comment_says_gives_what_it_expects(
+    claim: SimulationClaim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(cli.main, claim.args)
+    steps, flow = final_phases(result.stdout)
+    assert steps == claim.steps, f"{claim.where}: {' '.join(claim.args)}"
+    assert flow == claim.flow
+    assert result.exit_code == {"Succeeded": 0, "Failed": 3}.get(flow or "", 4)

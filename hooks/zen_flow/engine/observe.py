@@ -37,6 +37,7 @@ from zen_flow.api.status import JobFlowStatus
 from zen_flow.api.times import parse_time_or
 from zen_flow.engine.outputs import PodOutputs, pod_outputs
 from zen_flow.engine.wire import Child, ChildSpec, HookRequest
+from zen_flow.spec.names import name_problems
 from zen_flow.spec.validation import InvalidSpecError, Problem, parse_spec
 
 
@@ -187,9 +188,12 @@ def read_spec(observation: Observation) -> tuple[JobFlowSpec | None, list[Proble
     """The flow's spec if valid, else its problems. Separate from ``observe`` because a
     finished or deleted flow never needs it, and validating a large spec is not free."""
     try:
-        return parse_spec(observation.spec_json), []
+        spec = parse_spec(observation.spec_json)
     except InvalidSpecError as error:
         return None, error.problems
+    # Names depend on the flow's name, which the cached validation of the spec does not see.
+    problems = name_problems(observation.flow.name, spec)
+    return (None, problems) if problems else (spec, [])
 
 
 def _last_status(raw: bytes) -> JobFlowStatus:

@@ -88,7 +88,8 @@ def _finished(observation: Observation) -> SyncResult:
 def _invalid(observation: Observation, problems: list[Problem], now: datetime) -> SyncResult:
     """Explain the problems and touch nothing: every observed child is re-emitted unchanged."""
     previous = observation.status
-    message = f"{len(problems)} problem(s) in spec; see condition InvalidSpec"
+    count = f"{len(problems)} problem" + ("" if len(problems) == 1 else "s")
+    message = f"{count} in the spec; see condition InvalidSpec"
     flow = FlowState(
         phase=FlowPhase.FAILED,
         reason=FlowReason.INVALID_SPEC,

@@ -20,7 +20,9 @@ from cachetools import LRUCache
 from zen_flow.api.labels import reserved_annotation, reserved_label
 from zen_flow.api.spec import ConfigMapTemplate, JobFlowSpec, VolumeClaimTemplate
 from zen_flow.spec.dag import ancestors, find_cycle
+from zen_flow.spec.messages import describe, did_you_mean, path_text
 from zen_flow.spec.parameters import parameter_problems, step_type_problems
+from zen_flow.spec.pods import pod_problems
 from zen_flow.spec.problems import InvalidSpecError as InvalidSpecError
 from zen_flow.spec.problems import Problem as Problem
 from zen_flow.spec.when import WhenError, compile_when
@@ -134,7 +136,7 @@ def _cross_field_problems(spec: JobFlowSpec) -> Iterator[Problem]:
             if dependency == step.name:
                 yield Problem(path, f'step "{step.name}" depends on itself')
             elif dependency not in names:
-                yield Problem(path, f'unknown step "{dependency}"')
+                yield Problem(path, f'unknown step "{dependency}"{did_you_mean(dependency, names)}')
             elif dependency in seen:
                 yield Problem(path, f'duplicate dependency "{dependency}"')
             seen.add(dependency)
@@ -146,6 +148,7 @@ def _cross_field_problems(spec: JobFlowSpec) -> Iterator[Problem]:
         yield Problem("spec.steps", "dependency cycle: " + " -> ".join(cycle))
     yield from _resource_problems(spec)
     yield from _metadata_problems(spec)
+    yield from (Problem(path, message) for path, message in pod_problems(spec))
 
 
 def _metadata_problems(spec: JobFlowSpec) -> Iterator[Problem]:
@@ -249,7 +252,9 @@ def _when_problems(
         what = "unknown step" if name not in dependencies else "step that is not upstream of"
         detail = f'"{name}"' if name not in dependencies else f'"{name}" ({what} "{step}")'
         if name not in dependencies:
-            yield Problem(path, f"refers to unknown step {detail}")
+            yield Problem(
+                path, f"refers to unknown step {detail}{did_you_mean(name, dependencies)}"
+            )
         else:
             yield Problem(path, f"refers to {detail}: add it to dependencies")
 
@@ -280,7 +285,7 @@ def _pydantic_problems(error: pydantic.ValidationError, source: bytes | Any) -> 
             where = _deep_path(source)
             problems.append(Problem(where, f"nested more than {MAX_SPEC_DEPTH} levels deep"))
             continue
-        problems.append(Problem(format_path(("spec", *detail["loc"])), _message(detail)))
+        problems.append(Problem(path_text(JobFlowSpec, detail["loc"]), describe(detail)))
     return problems[:MAX_PROBLEMS]
 
 
@@ -318,17 +323,3 @@ def format_path(location: Sequence[int | str]) -> str:
         else:
             text += f".{part}" if text else str(part)
     return text or "spec"
-
-
-def _message(detail: Any) -> str:
-    kind = detail.get("type", "")
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "extra_forbidden":
-        return "unknown field"
-    message = str(detail.get("msg", "invalid value"))
-    if "input" in detail and kind not in ("model_type", "dict_type", "list_type"):
-        shown = repr(detail["input"])
-        if len(shown) <= 60:
-            message += f" (got {shown})"
-    return message

@@ -198,7 +198,7 @@ def to_text(
     layers = nodes(spec, status)
     total = sum(len(layer) for layer in layers)
     if status is None:
-        header = f"JobFlow {name}: {total} steps in {len(layers)} layers"
+        header = f"JobFlow {name}: {_count(total, 'step')} in {_count(len(layers), 'layer')}"
     else:
         done, of = status.progress.completed_steps, status.progress.total_steps or total
         header = f"JobFlow {name}: {status.phase.value}, {done}/{of} steps done"
@@ -211,6 +211,10 @@ def to_text(
             cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
             lines.append(("  " + "  ".join(cells)).rstrip())
     return "\n".join(lines) + "\n"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _columns(node: Node, markers: Mapping[Mark, str]) -> list[str]:
