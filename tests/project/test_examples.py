@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from zen_flow.api.group import API_VERSION, KIND, VERSION
 from zen_flow.api.labels import ANNOTATION_SUSPENDED
 from zen_flow.api.spec import BackoffType, JobFlowSpec
+from zen_flow.spec.templates import resolved_template
 from zen_flow.tools import cli
 from zen_flow.tools.crdschema import object_errors, version_schema
 from zen_flow.tools.doccheck.examples import SimulationClaim, simulation_claims
@@ -88,12 +89,16 @@ def test_example_validates_against_the_crd_schema(path: Path) -> None:
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
 def test_example_images_are_pinned(path: Path) -> None:
     spec = JobFlowSpec.model_validate(load(path)["spec"])
-    for step in spec.steps:
-        if step.template is None:
-            continue
-        for container in step.template.spec.template.spec.containers:
+    # Named templates as each step runs them, placeholders substituted.
+    templates = [
+        (s.name, resolved_template(spec, s))
+        for s in spec.all_steps
+        if s.template is not None or s.template_ref is not None
+    ]
+    for owner, template in templates:
+        for container in template.spec.template.spec.containers:
             name, _, tag = container.image.rpartition(":")
-            assert name and tag and tag != "latest", f"{step.name}: pin {container.image}"
+            assert name and tag and tag != "latest", f"{owner}: pin {container.image}"
 
 
 def test_dag_example_fans_out_and_in_and_uses_resources_by_short_name() -> None:
@@ -108,7 +113,7 @@ def test_dag_example_fans_out_and_in_and_uses_resources_by_short_name() -> None:
             dependents.setdefault(dependency, []).append(step.name)
     assert any(len(children) > 1 for children in dependents.values()), "no fan-out"
     assert any(len(step.dependencies) > 1 for step in spec.steps), "no fan-in"
-    pods = str([s.job_template.spec.template.model_dump(by_alias=True) for s in spec.steps])
+    pods = str([spec.template_of(s).spec.template.model_dump(by_alias=True) for s in spec.steps])
     for name in config_maps:
         assert f"'name': '{name}'" in pods, f"ConfigMap {name} is not used by short name"
     for name in claims:

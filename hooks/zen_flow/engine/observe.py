@@ -36,6 +36,7 @@ from zen_flow.api.spec import JobFlowSpec
 from zen_flow.api.status import JobFlowStatus
 from zen_flow.api.times import parse_time_or
 from zen_flow.engine.outputs import PodOutputs, pod_outputs
+from zen_flow.engine.size import size_problems
 from zen_flow.engine.wire import Child, ChildSpec, HookRequest
 from zen_flow.spec.names import name_problems
 from zen_flow.spec.validation import InvalidSpecError, Problem, parse_spec
@@ -89,6 +90,9 @@ class ObservedJob:
     suspended: bool
     suspended_by_flow: bool
     queued_by_kueue: bool
+    completions: int | None = None  # an Indexed Job's items
+    succeeded: int = 0  # its pods that succeeded: items done
+    failed_indexes: str | None = None
 
     @property
     def name(self) -> str:
@@ -113,6 +117,7 @@ class Observation:
     suspended: bool
     terminate: bool = False
     rerun_token: str | None = None  # the workflow.zen.io/rerun annotation, if set
+    annotations: dict[str, str] = field(default_factory=dict)  # the flow's own
     approvals: dict[str, str] = field(default_factory=dict)  # step: "true", "false", ...
     pod_outputs: dict[tuple[str, int], PodOutputs] = field(default_factory=dict)
     jobs: dict[tuple[str, int], ObservedJob] = field(default_factory=dict)
@@ -153,6 +158,7 @@ def observe(request: HookRequest) -> Observation:
         suspended=_true(annotations.get(ANNOTATION_SUSPENDED)),
         terminate=_true(annotations.get(ANNOTATION_TERMINATE)),
         rerun_token=annotations.get(ANNOTATION_RERUN, "").strip() or None,
+        annotations=dict(annotations),
         approvals={
             key.removeprefix(ANNOTATION_APPROVE_PREFIX): value.strip().lower()
             for key, value in annotations.items()
@@ -193,6 +199,8 @@ def read_spec(observation: Observation) -> tuple[JobFlowSpec | None, list[Proble
         return None, error.problems
     # Names depend on the flow's name, which the cached validation of the spec does not see.
     problems = name_problems(observation.flow.name, spec)
+    # So does the room status has: the spec shares the object with the annotations.
+    problems += size_problems(spec, len(observation.spec_json), observation.annotations)
     return (None, problems) if problems else (spec, [])
 
 
@@ -256,6 +264,9 @@ def _observed_job(observed: ObservedChild) -> ObservedJob | None:
         suspended=bool(child.view.spec.suspend),
         suspended_by_flow=bool(child.view.spec.suspend) and observed.applied_suspend,
         queued_by_kueue=LABEL_KUEUE_QUEUE in meta.labels,
+        completions=child.view.spec.completions,
+        succeeded=max(0, child.view.status.succeeded),
+        failed_indexes=child.view.status.failedIndexes or None,
     )
 
 

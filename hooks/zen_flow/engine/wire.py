@@ -63,15 +63,19 @@ class JobCondition(msgspec.Struct, frozen=True, gc=False):
 
 
 class ChildSpec(msgspec.Struct, frozen=True, gc=False):
-    """Of a child's spec only Job's ``suspend`` matters; other kinds have none of it."""
+    """Of a child's spec only a Job's ``suspend`` and ``completions`` matter; other kinds
+    have none of them."""
 
     suspend: bool | None = None
+    completions: int | None = None
 
 
 class ChildStatus(msgspec.Struct, frozen=True, gc=False):
     conditions: list[JobCondition] = []
     startTime: str | None = None
     completionTime: str | None = None
+    succeeded: int = 0
+    failedIndexes: str | None = None
 
 
 class ChildView(msgspec.Struct, frozen=True, gc=False):

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from zen_flow.api.spec import JobFlowSpec, JobTemplate
+from zen_flow.spec.shape import step_paths
 
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 NAME_RULE = (
@@ -22,9 +23,19 @@ NAME_RULE = (
 
 def pod_problems(spec: JobFlowSpec) -> Iterator[tuple[str, str]]:
     """(field path, message) of each problem of every step's pod template."""
-    for index, step in enumerate(spec.steps):
+    for where, step in step_paths(spec):
         if step.template is not None:
-            yield from _pod(f"spec.steps[{index}].template.spec.template.spec", step.template)
+            yield from _pod(f"{where}.template.spec.template.spec", step.template)
+    for index, named in enumerate(spec.templates):
+        # Names with a placeholder are checked for each step that uses the template, once
+        # substituted (zen_flow.spec.validation).
+        where = f"spec.templates[{index}].template.spec.template.spec"
+        yield from (p for p in pod_problems_of(where, named.template) if "{{" not in p[1])
+
+
+def pod_problems_of(where: str, template: JobTemplate) -> Iterator[tuple[str, str]]:
+    """(field path, message) of each problem of one Job template's pod."""
+    return _pod(where, template)
 
 
 def _pod(where: str, template: JobTemplate) -> Iterator[tuple[str, str]]:

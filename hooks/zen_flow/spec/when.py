@@ -44,6 +44,9 @@ from zen_flow.spec import syntax
 ALWAYS = frozenset({"always", "true"})
 NEVER = frozenset({"never", "false"})
 STEPS = "steps"
+# The outcome of spec.steps, which finally steps may read: flow.phase and flow.reason.
+FLOW = "flow"
+FLOW_FIELDS = ("phase", "reason")
 
 MAX_DEPTH = 256  # levels of the syntax tree; one level of parentheses is about ten
 CONDITIONS_CACHE_BYTES = 16 * 1024 * 1024
@@ -118,12 +121,18 @@ class WhenCondition:
     source: str
     constant: bool | None
     steps: frozenset[str]
+    reads_flow: bool = False
 
-    def evaluate(self, steps: Mapping[str, Mapping[str, Any]]) -> bool:
-        """The condition's value given ``steps[name] = {"phase": ..., "outputs": {...}}``."""
+    def evaluate(
+        self, steps: Mapping[str, Mapping[str, Any]], flow: Mapping[str, str] | None = None
+    ) -> bool:
+        """The condition's value given ``steps[name] = {"phase": ..., "outputs": {...}}`` and,
+        for a finally step, ``flow = {"phase": ..., "reason": ...}``."""
         if self.constant is not None:
             return self.constant
         activation = {STEPS: json_to_cel({n: dict(steps[n]) for n in sorted(self.steps)})}
+        if self.reads_flow:
+            activation[FLOW] = json_to_cel(dict(flow or {"phase": "", "reason": ""}))
         try:
             result = _program(self.source).program.evaluate(activation)
         except CELEvalError as error:
@@ -166,7 +175,7 @@ def _program(source: str) -> _Program:
         known = _programs.get(source)
     if known is None:
         tree = _parse(source.strip())
-        _, nodes = _inspect(tree)
+        _, nodes, _ = _inspect(tree)
         size = BYTES_PER_PROGRAM + BYTES_PER_NODE * nodes + 2 * len(source)
         known = _Program(_environment().program(tree), size)
         with _lock:
@@ -214,7 +223,7 @@ def _check(source: str) -> WhenCondition:
         raise WhenError(f"is {len(source)} characters long; at most {MAX_WHEN_LENGTH} are allowed")
     tree = _parse(text)
     try:
-        steps, _ = _inspect(tree)
+        steps, _, reads_flow = _inspect(tree)
     except WhenError as error:
         dashed = _dashed_name(text)
         if dashed is None:
@@ -224,7 +233,7 @@ def _check(source: str) -> WhenCondition:
     if found is not None:
         what, example = found
         raise WhenError(f"gives {what}, not true or false: compare it, e.g. {example}")
-    return WhenCondition(source, None, steps)
+    return WhenCondition(source, None, steps, reads_flow)
 
 
 # ``steps.load-db.phase`` parses as ``steps.load - db.phase``.
@@ -271,8 +280,9 @@ def _environment() -> celpy.Environment:
     return environment
 
 
-def _inspect(tree: lark.Tree[Any]) -> tuple[frozenset[str], int]:
-    """The steps a condition reads and its number of nodes, in one pass over its tree.
+def _inspect(tree: lark.Tree[Any]) -> tuple[frozenset[str], int, bool]:
+    """The steps a condition reads, its number of nodes and whether it reads ``flow``, in
+    one pass over its tree.
 
     ``WhenError`` for anything a condition may not use: a name other than ``steps``, ``steps``
     not followed by a step name, a field a step does not have, a function, method or macro
@@ -280,6 +290,7 @@ def _inspect(tree: lark.Tree[Any]) -> tuple[frozenset[str], int]:
     (the chains ``a.b[c].d`` are unrolled as a whole), so the cost is linear.
     """
     steps: set[str] = set()
+    reads_flow = False
     count = 0
     # A phase compared with text that is no phase is reported only if nothing else is wrong.
     wrong_phase: WhenError | None = None
@@ -297,19 +308,24 @@ def _inspect(tree: lark.Tree[Any]) -> tuple[frozenset[str], int]:
             children = [a.children[1] for a in accessors if a.data == "member_index"]
             if _is_steps(base):
                 steps.add(_step_access(accessors))
+            elif _is_steps(base, FLOW):
+                _flow_access(accessors)
+                reads_flow = True
             else:
                 children.append(base)
             pending.extend((child, depth) for child in children if isinstance(child, lark.Tree))
             continue
         if _is_steps(node):
             raise WhenError(_BARE_STEPS)
+        if _is_steps(node, FLOW):
+            raise WhenError(_BARE_FLOW)
         if node.data == "relation" and wrong_phase is None:
             wrong_phase = _wrong_phase(node)
         children = [child for child in node.children if isinstance(child, lark.Tree)]
         pending.extend((child, depth + 1) for child in children)
     if wrong_phase is not None:
         raise wrong_phase
-    return frozenset(steps), count
+    return frozenset(steps), count, reads_flow
 
 
 # Member access: ``x.name`` and ``x[index]``; ``x.name(args)`` is a call, checked apart.
@@ -317,6 +333,7 @@ _ACCESS = frozenset({"member_dot", "member_index"})
 STEP_FIELDS = ("phase", "outputs")
 PHASES = tuple(phase.value for phase in StepPhase)
 _BARE_STEPS = "'steps' must be followed by a step name, e.g. steps.extract.phase"
+_BARE_FLOW = "'flow' must be followed by .phase or .reason, e.g. flow.phase == 'Failed'"
 
 
 def _access_chain(node: lark.Tree[Any]) -> tuple[Any, list[lark.Tree[Any]]]:
@@ -373,6 +390,21 @@ def _step_access(accessors: list[lark.Tree[Any]]) -> str:
     return step
 
 
+def _flow_access(accessors: list[lark.Tree[Any]]) -> None:
+    """``flow.phase`` or ``flow.reason``: strings, with no fields of their own."""
+    field = _accessor_name(accessors[0])
+    if field not in FLOW_FIELDS:
+        shown = field if field is not None else "[...]"
+        raise WhenError(
+            f'flow has no field "{shown}": it has phase and reason', *_position(accessors[0])
+        )
+    if len(accessors) > 1:
+        extra = _accessor_name(accessors[1]) or "[...]"
+        raise WhenError(
+            f'flow.{field} is a string: it has no field "{extra}"', *_position(accessors[1])
+        )
+
+
 def _step_ref(step: str) -> str:
     """How a condition writes a step: ``steps.load`` or, with a dash, ``steps['load-db']``."""
     return f"steps.{step}" if step.replace("_", "").isalnum() else f"steps['{step}']"
@@ -397,11 +429,11 @@ def _check_node(node: lark.Tree[Any]) -> None:
     kind = node.data
     if kind not in NODES:
         raise WhenError(f"{_describe(kind)} cannot be used in a when condition")
-    if kind == "ident" and _token(node) != STEPS:
+    if kind == "ident" and _token(node) not in (STEPS, FLOW):
         token = node.children[0]
         raise WhenError(
-            f"unknown variable {_token(node)!r}: only 'steps' may be used "
-            "(e.g. steps.extract.phase == 'Succeeded')",
+            f"unknown variable {_token(node)!r}: only 'steps' (and, in a finally step, "
+            "'flow') may be used (e.g. steps.extract.phase == 'Succeeded')",
             getattr(token, "line", None),
             getattr(token, "column", None),
         )
@@ -495,6 +527,9 @@ def _value_kind(node: lark.Tree[Any], children: list[lark.Tree[Any]]) -> tuple[s
 
 def _access_kind(node: lark.Tree[Any]) -> tuple[str, str] | None:
     base, accessors = _access_chain(node)
+    if _is_steps(base, FLOW) and accessors:
+        field = _accessor_name(accessors[0])
+        return f"a string, flow.{field}", f"flow.{field} == 'Failed'"
     if not _is_steps(base) or len(accessors) < 2:
         return None
     ref = _step_ref(_accessor_name(accessors[0]) or "?")
@@ -534,28 +569,37 @@ def _wrong_phase(node: lark.Tree[Any]) -> WhenError | None:
     if operator.data not in ("relation_eq", "relation_ne", "relation_in"):
         return None
     sides = [_operand(operator.children[0]), _operand(right)]
-    if "phase" not in sides:
+    whose = next((side for side in sides if isinstance(side, str) and side in _PHASES_OF), None)
+    if whose is None:
         return None
+    phases = _PHASES_OF[str(whose)]
     for side in sides:
         for text in side if isinstance(side, list) else []:
-            if text not in PHASES:
-                close = difflib.get_close_matches(text, PHASES, n=1, cutoff=0.6)
+            if text not in phases:
+                close = difflib.get_close_matches(text, phases, n=1, cutoff=0.6)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 return WhenError(
-                    f"'{text}' is not a phase: a step's phase is one of "
-                    f"{', '.join(PHASES[:-1])} or {PHASES[-1]}{hint}"
+                    f"'{text}' is not a phase: {whose}'s phase is one of "
+                    f"{', '.join(phases[:-1])} or {phases[-1]}{hint}"
                 )
     return None
 
 
+# Whose phase an operand reads, and the phases it can have: a step's, or the outcome of
+# spec.steps that finally steps read.
+_PHASES_OF = {"a step": PHASES, "the flow": ("Succeeded", "Failed")}
+
+
 def _operand(node: object) -> str | list[str] | None:
-    """ "phase" for ``steps.<step>.phase``; the texts of a quoted string or of a list of
-    quoted strings; else None."""
+    """ "a step" for ``steps.<step>.phase``, "the flow" for ``flow.phase``; the texts of a
+    quoted string or of a list of quoted strings; else None."""
     for current in _single_child_chain(node):
         if current.data in _ACCESS:
             base, accessors = _access_chain(current)
+            if _is_steps(base, FLOW):
+                return "the flow" if _accessor_name(accessors[0]) == "phase" else None
             is_phase = len(accessors) == 2 and _accessor_name(accessors[1]) == "phase"
-            return "phase" if _is_steps(base) and is_phase else None
+            return "a step" if _is_steps(base) and is_phase else None
         if current.data == "literal":
             text = _string_literal(current)
             return [text] if text is not None else None
@@ -577,15 +621,15 @@ def _token(node: lark.Tree[Any]) -> str:
     return str(node.children[0]) if node.children else ""
 
 
-def _is_steps(node: object) -> bool:
-    """A ``member`` that is just the identifier ``steps``."""
+def _is_steps(node: object, name: str = STEPS) -> bool:
+    """A ``member`` that is just the identifier ``steps`` (or ``name``)."""
     if not isinstance(node, lark.Tree) or node.data != "member" or len(node.children) != 1:
         return False
     primary = node.children[0]
     if not (isinstance(primary, lark.Tree) and primary.data == "primary"):
         return False
     ident = primary.children[0]
-    return isinstance(ident, lark.Tree) and ident.data == "ident" and _token(ident) == STEPS
+    return isinstance(ident, lark.Tree) and ident.data == "ident" and _token(ident) == name
 
 
 def _string_literal(node: object) -> str | None:

@@ -361,7 +361,7 @@ def simulate_command(  # noqa: PLR0913 - click passes one argument per option
     except SimulationError as error:
         raise click.UsageError(str(error)) from error
     name = simulated_name(document.body)
-    total = len(spec.steps)
+    total = len(spec.all_steps)
     click.echo(
         f"Simulating JobFlow {name}: {_plural(total, 'step')}; Jobs run "
         f"{format_offset(default_duration)} unless --duration says otherwise"

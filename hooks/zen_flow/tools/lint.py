@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import yaml
 
 from zen_flow.api.group import API_VERSION, GROUP, KIND
 from zen_flow.api.spec import JobFlowSpec
+from zen_flow.engine.size import size_problems
 from zen_flow.spec.names import MAX_GENERATE_NAME, generated_length, name_problems
 from zen_flow.spec.validation import InvalidSpecError, Problem, parse_spec
 from zen_flow.spec.when import WhenError, compile_when
@@ -185,6 +187,14 @@ def lint_document(document: Document) -> list[LintProblem]:
     name, length = flow_name(body)
     if name:
         problems.extend(_spec_problem(document, p) for p in name_problems(name, spec, length))
+    # The spec as the API server stores it (compact JSON), with the annotations written here.
+    stored = len(msgspec.json.encode(body["spec"]))
+    metadata = body.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    notes = (
+        {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, dict) else {}
+    )
+    problems.extend(_spec_problem(document, p) for p in size_problems(spec, stored, notes))
     return problems
 
 
@@ -228,11 +238,13 @@ def _when_offset(body: dict[str, Any], path: str) -> int | None:
     """The character of a ``when`` that its problem is about, when the expression says."""
     if not path.endswith(".when"):
         return None
-    match = re.fullmatch(r"spec\.steps\[(\d+)\]\.when", path)
-    steps = (body.get("spec") or {}).get("steps")
-    if match is None or not isinstance(steps, list) or int(match.group(1)) >= len(steps):
+    match = re.fullmatch(r"spec\.(steps|finally)\[(\d+)\]\.when", path)
+    if match is None:
         return None
-    source = steps[int(match.group(1))].get("when")
+    steps = (body.get("spec") or {}).get(match.group(1))
+    if not isinstance(steps, list) or int(match.group(2)) >= len(steps):
+        return None
+    source = steps[int(match.group(2))].get("when")
     if not isinstance(source, str):
         return None
     try:

@@ -94,6 +94,10 @@ def check(tmp_path: Path, root: Path, *lines: str, may_delete_crd: bool = False)
         ("kubectl annotate jobflow <name> workflow.zen.io/suspended=yes", "takes one of"),
         ("kubectl annotate jobflow <name> workflow.zen.io/terminate=false", "takes one of"),
         ("kubectl annotate jobflow <name> workflow.zen.io/approve-ship=maybe", "takes one of"),
+        (
+            "kubectl annotate jobflow <name> kubectl.kubernetes.io/last-applied-configuration=x",
+            "does something only when removed",
+        ),
         ("kubectl wait --for=condition=Done jobflow/<name>", "no condition 'Done'"),
         ("kubectl get jobflow <n> -o jsonpath='{.status.stepz}'", "no field 'stepz'"),
         ("kubectl get jf <n> -o jsonpath='{range .status.steps[*]}{.nam}{end}'", "'nam'"),
@@ -167,6 +171,7 @@ def test_checker_catches_what_does_not_work(
         "kubectl annotate jobflow <name> workflow.zen.io/terminate=true",
         "kubectl annotate jobflow <name> workflow.zen.io/rerun=any-token-at-all --overwrite",
         "kubectl annotate jobflow <name> workflow.zen.io/approve-ship=false --overwrite",
+        "kubectl annotate jobflow <name> kubectl.kubernetes.io/last-applied-configuration-",
         "kubectl -n mc logs mc-0 | grep error",
         "kubectl -n mc get lease mc",
         "X=$(kubectl get jobflow <name> -o jsonpath='{.status.phase}') && echo $X",

@@ -30,6 +30,7 @@ from zen_flow.api.labels import (
 )
 from zen_flow.api.reasons import ConditionType
 from zen_flow.api.status import FlowPhase
+from zen_flow.engine.size import ANNOTATION_LAST_APPLIED_CONFIGURATION
 from zen_flow.tools.doccheck.commands import Command, is_placeholder
 from zen_flow.tools.doccheck.fields import field_path_error, output_paths
 from zen_flow.tools.doccheck.manifests import Manifests, Obj, pod_templates
@@ -59,7 +60,6 @@ SYSTEM_LABELS: Final = frozenset(
 FLOW_LABELS: Final = frozenset(
     {LABEL_JOBFLOW_SHORT, LABEL_JOBFLOW, LABEL_STEP, LABEL_ATTEMPT, LABEL_RESOURCE}
 )
-# Annotations a user sets on a JobFlow, and their values (the others of SPEC §6 are not built).
 # Annotations a user sets on a JobFlow, and the values they take (None: any text).
 USER_ANNOTATIONS: Final[dict[str, frozenset[str] | None]] = {
     ANNOTATION_SUSPENDED: frozenset({"true", "false"}),
@@ -67,6 +67,9 @@ USER_ANNOTATIONS: Final[dict[str, frozenset[str] | None]] = {
     ANNOTATION_RERUN: None,
 }
 APPROVAL_VALUES: Final = frozenset({"true", "false"})
+# Annotations of a JobFlow whose removal does something: kubectl's copy of the object counts
+# against the flow's size (zen_flow.engine.size).
+REMOVABLE_ANNOTATIONS: Final = frozenset({ANNOTATION_LAST_APPLIED_CONFIGURATION})
 # Verbs whose arguments are resources: `type/name`, `type name...` or `type[,type]`.
 RESOURCE_VERBS: Final = frozenset(
     {
@@ -368,6 +371,10 @@ class Checker:
                 allowed: frozenset[str] | None = APPROVAL_VALUES
             elif key in USER_ANNOTATIONS:
                 allowed = USER_ANNOTATIONS[key]
+            elif key in REMOVABLE_ANNOTATIONS:
+                if equals:
+                    errors.append(f"annotation {key!r} does something only when removed ({key}-)")
+                continue
             else:
                 errors.append(f"annotation {key!r} does nothing in this version")
                 continue

@@ -139,7 +139,12 @@ def _tree_cells(
 
 
 def _message(flow: FlowView, step: StepView) -> str:
-    """The message of a step that failed, was skipped or waits; otherwise nothing."""
+    """A fan-out step's items, and the message of a step that failed, was skipped or waits."""
+    text = _step_message(flow, step)
+    return f"{step.items}; {text}" if step.items and text else step.items or text
+
+
+def _step_message(flow: FlowView, step: StepView) -> str:
     if step.awaiting_approval and not step.message:
         return f"approve or reject: kubectl jobflow approve {flow.name} {step.name}"
     if step.backoff_wait:

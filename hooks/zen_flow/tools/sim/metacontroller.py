@@ -191,6 +191,10 @@ class FakeMetacontroller:
                 )
             live["spec"]["suspend"] = desired["spec"].get("suspend", False)
         else:
+            if live.get("immutable") and any(
+                live.get(k) != desired.get(k) for k in ("data", "binaryData", "immutable")
+            ):
+                raise ApplyError(f"{key[0]} {key[1]} is immutable: its data cannot change")
             for field_name, value in desired.items():
                 if field_name != "metadata":
                     live[field_name] = copy.deepcopy(value)

@@ -20,7 +20,9 @@ CLOCK_HEADER = "X-Zen-Flow-Now"
 
 def in_process(request: dict[str, Any], now: datetime, finalizing: bool) -> dict[str, Any]:
     """Call the engine directly, through the same bytes as the server."""
-    decoded = decode_request(json.dumps({**request, "finalizing": finalizing}).encode())
+    decoded = decode_request(
+        json.dumps({**request, "finalizing": finalizing}, separators=(",", ":")).encode()
+    )
     answer: dict[str, Any] = json.loads(encode_response(sync(decoded, now).response))
     return answer
 
@@ -49,7 +51,9 @@ class HttpTransport:
     def __call__(self, request: dict[str, Any], now: datetime, finalizing: bool) -> dict[str, Any]:
         path = "/finalize" if finalizing else "/sync"
         code, body = self.post(
-            path, json.dumps({**request, "finalizing": finalizing}).encode(), now
+            path,
+            json.dumps({**request, "finalizing": finalizing}, separators=(",", ":")).encode(),
+            now,
         )
         if code != 200:
             raise HookError(f"POST {path} answered {code}: {body[:500]!r}")
