@@ -370,6 +370,8 @@ def test_get_shows_the_items_of_fan_out_and_the_finally_steps(cluster: Cluster) 
         "8/10 items done, failed indexes 3,7; attempt 1 failed: FailedIndexes"
     )
     assert table["cleanup"][:2] == ["cleanup", "Running"]
+    tree = ok(cluster.run("tree", "fan")).splitlines()
+    assert tree[tree.index("finally 1 (after every step)") + 1].split()[1] == "cleanup"
 
 
 def test_get_says_how_to_decide_a_step_awaiting_approval(etl: Cluster) -> None:

@@ -42,7 +42,8 @@ class StepView:
     start_time: datetime | None
     completion_time: datetime | None
     next_retry_time: str
-    items: str = ""  # a fan-out step's: "2/3 items done, index 1 failed"
+    items: str = ""  # a fan-out step's: "2/3 items done, failed indexes 1"
+    final: bool = False  # a step of spec.finally
 
     @property
     def is_approval(self) -> bool:
@@ -95,14 +96,14 @@ def flow_view(obj: Mapping[str, Any]) -> FlowView:
     """The flow in ``obj`` (a JobFlow as JSON)."""
     metadata, spec, status = _map(obj, "metadata"), _map(obj, "spec"), _map(obj, "status")
     declared = [
-        s
+        (s, field == "finally")
         for field in ("steps", "finally")
         for s in _list(spec, field)
         if isinstance(s, Mapping) and _str(s, "name")
     ]
     observed = {_str(s, "name"): s for s in _list(status, "steps") if isinstance(s, Mapping)}
-    names = [_str(s, "name") for s in declared]
-    steps = [_step(s, observed.get(_str(s, "name"), {})) for s in declared]
+    names = [_str(s, "name") for s, _ in declared]
+    steps = [_step(s, observed.get(_str(s, "name"), {}), final) for s, final in declared]
     steps += [_step({"name": name}, state) for name, state in observed.items() if name not in names]
     done = sum(step.phase in _TERMINAL for step in steps)
     progress = _str(_map(status, "progress"), "summary") or f"{done}/{len(steps)}"
@@ -123,7 +124,7 @@ def flow_view(obj: Mapping[str, Any]) -> FlowView:
     )
 
 
-def _step(declared: Mapping[str, Any], state: Mapping[str, Any]) -> StepView:
+def _step(declared: Mapping[str, Any], state: Mapping[str, Any], final: bool = False) -> StepView:
     attempt = state.get("attempt")
     return StepView(
         name=_str(declared, "name"),
@@ -139,6 +140,7 @@ def _step(declared: Mapping[str, Any], state: Mapping[str, Any]) -> StepView:
         completion_time=_time(state, "completionTime"),
         next_retry_time=_str(state, "nextRetryTime"),
         items=_items(_map(state, "items")),
+        final=final,
     )
 
 
