@@ -150,7 +150,7 @@ def test_every_image_is_pinned(deploy: list[Obj], with_components: dict[str, lis
 
 def test_hook_deployment_identity(hooks: Obj, container: Obj) -> None:
     assert hooks["metadata"]["namespace"] == NAMESPACE
-    assert hooks["spec"]["replicas"] == 2
+    assert "replicas" not in hooks["spec"], "the HorizontalPodAutoscaler owns the replica count"
     assert hooks["spec"]["template"]["metadata"]["labels"] == HOOK_LABELS
     selector = hooks["spec"]["selector"]["matchLabels"]
     assert selector.items() <= HOOK_LABELS.items()
@@ -330,7 +330,25 @@ def test_metacontroller_install_is_pinned_with_leader_election() -> None:
         "--leader-election-resource-lock=leases",
         "--leader-election-namespace=metacontroller",
         "--leader-election-id=metacontroller",
+        "--client-go-qps=100",
+        "--client-go-burst=200",
     }
+    # The release of the manifests and the image are the same one.
+    version = remote.rpartition("ref=")[2]
+    assert install["images"] == [
+        {"name": "ghcr.io/metacontroller/metacontroller", "newTag": version}
+    ]
+    by_path = {o["path"]: o["value"] for o in operations if o["op"] == "add"}
+    container = "/spec/template/spec/containers/0"
+    assert by_path[f"{container}/resources"]["requests"].keys() == {"cpu", "memory"}
+    assert "memory" in by_path[f"{container}/resources"]["limits"]
+    security = by_path[f"{container}/securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    pod_security = by_path["/spec/template/spec/securityContext"]
+    assert pod_security["runAsNonRoot"] is True and pod_security["runAsUser"] > 0
+    assert pod_security["seccompProfile"] == {"type": "RuntimeDefault"}
     # The header documents the Lease by its exact name and namespace.
     header = " ".join(line.strip("# ") for line in text.split("apiVersion:")[0].splitlines())
     assert 'Lease named "metacontroller" in namespace "metacontroller"' in header
