@@ -1,10 +1,11 @@
 # The two commands a newcomer needs: `make run` (serve the hooks locally) and `make test`.
+# `make e2e` runs the end-to-end suite on a real control plane (see README.md).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt typecheck unit bench crd docs clean
+.PHONY: run test lint fmt typecheck unit bench crd docs clean e2e
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,11 @@ docs: $(STAMP)
 ## bench: run the benchmarks and write docs/BENCHMARKS.md
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --write docs/BENCHMARKS.md
+
+## e2e: the end-to-end suite on a real control plane (needs Go, haproxy, METACONTROLLER_SRC)
+e2e: $(STAMP)
+	bash e2e/build.sh >/dev/null
+	$(BIN)/pytest e2e -v
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
