@@ -852,6 +852,8 @@ class Checker:
         elif verb in ("logs", "exec", "port-forward") and rest and "/" not in rest[0]:
             targets = [Target("Pod", rest[0])]
             rest = rest[1:]
+        elif verb in RESOURCE_VERBS and flag(command, "-f", "--filename"):
+            pass  # the objects come from files: every word is an argument (an annotation...)
         elif verb in RESOURCE_VERBS:
             targets, rest = resource_targets(command, rest)
         else:
@@ -1090,6 +1092,7 @@ def toy_manifests() -> Manifests:
         ("""kubectl patch jobflow x --type=merge -p '{"status":{"phase":"Failed"}}'""", "status"),
         ("kubectl annotate jobflow <name> workflow.zen.io/terminate=true", "does nothing"),
         ("kubectl annotate jobflow <name> workflow.zen.io/suspended=yes", "takes one of"),
+        ("kubectl annotate -f flows.json workflow.zen.io/suspended=yes", "takes one of"),
         ("kubectl wait --for=condition=Done jobflow/<name>", "no condition 'Done'"),
         ("kubectl get jobflow <n> -o jsonpath='{.status.stepz}'", "no field 'stepz'"),
         ("kubectl get jf <n> -o jsonpath='{range .status.steps[*]}{.nam}{end}'", "'nam'"),
@@ -1116,6 +1119,7 @@ def test_checker_catches_what_does_not_work(line: str, error: str, tmp_path: Pat
         "kubectl get jobflow linear-flow -o jsonpath='{.status.steps[?(@.name==\"x\")].phase}'",
         "kubectl wait --for=condition=Complete jobflow/linear-flow --timeout=10m",
         "kubectl annotate jobflow <name> workflow.zen.io/suspended-",
+        "kubectl annotate -f flows.json workflow.zen.io/suspended-",
         "kubectl -n mc logs mc-0 | grep error",
         "kubectl -n mc get lease mc",
         "X=$(kubectl get jobflow <name> -o jsonpath='{.status.phase}') && echo $X",

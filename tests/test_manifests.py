@@ -422,8 +422,8 @@ FAKE_KUBECTL = textwrap.dedent(
         sys.exit(0)
     flows = {{"items": json.load(open(os.environ["FAKE_FLOWS"]))}}
     output = args[args.index("-o") + 1]
-    if output == "yaml":
-        print(json.dumps(flows))  # JSON is YAML
+    if output in ("json", "yaml"):
+        print(json.dumps(flows))  # JSON is YAML too
         sys.exit(0)
     template = output.removeprefix("jsonpath=")
     body = re.fullmatch(r"\\{{range \\.items\\[\\*\\]\\}}(.*)\\{{end\\}}", template).group(1)
@@ -527,19 +527,19 @@ def test_backup_writes_a_dated_file_and_prunes_old_ones(
     ]
     backups = tmp_path / "backup"
     backups.mkdir()
-    old = backups / "jobflows-20000101T000000Z.yaml"
+    old = backups / "jobflows-20000101T000000Z.json"
     old.write_text("old")
     os.utime(old, (0, 0))
-    kept = backups / "jobflows-20990101T000000Z.yaml"
+    kept = backups / "jobflows-20990101T000000Z.json"
     kept.write_text("recent")
     env = {**env_of(container), "BACKUP_DIR": str(backups)}
     flows = [flow("a", "Running", None, 0)]
     calls = run_script(tmp_path, script_of(container), flows, env)
-    assert calls == [["get", "jobflows", "--all-namespaces", "-o", "yaml"]]
+    assert calls == [["get", "jobflows", "--all-namespaces", "-o", "json"]]
     written = sorted(p.name for p in backups.iterdir())
     assert len(written) == 2 and kept.name in written and old.name not in written
     (new,) = [name for name in written if name != kept.name]
-    assert re.fullmatch(r"jobflows-\d{8}T\d{6}Z\.yaml", new)
+    assert re.fullmatch(r"jobflows-\d{8}T\d{6}Z\.json", new)
     assert json.loads((backups / new).read_text())["items"][0]["metadata"]["name"] == "a"
 
 
