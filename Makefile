@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt typecheck unit bench crd docs clean e2e
+.PHONY: run test lint fmt typecheck unit bench crd docs clean e2e bench-e2e
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench: $(STAMP)
 e2e: $(STAMP)
 	bash e2e/build.sh >/dev/null
 	$(BIN)/pytest e2e -v
+
+## bench-e2e: figures on a real control plane, written into docs/BENCHMARKS.md
+bench-e2e: $(STAMP)
+	bash e2e/build.sh >/dev/null
+	$(BIN)/python -m e2e.bench --write docs/BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
