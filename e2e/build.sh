@@ -27,7 +27,7 @@ check_go() {
   v=$(go env GOVERSION) || die "'go env GOVERSION' failed"
   v=${v#go}
   local major=${v%%.*} rest=${v#*.}
-  local minor=${rest%%.*}
+  local minor=${rest%%[!0-9]*}
   if (( major < 1 || (major == 1 && minor < ${GO_MIN#1.}) )); then
     die "Go ${GO_MIN} or newer is required, found go${v} at $(command -v go)"
   fi
