@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import sys
 import time
@@ -25,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 from bench import sections
 from e2e.cluster import Binaries, Cluster, create_namespace
@@ -59,6 +61,7 @@ class Timings:
         self.resource = resource
         self.created: dict[str, float] = {}
         self.completed: dict[str, float] = {}
+        self.first_status: dict[str, float] = {}  # flows: when a status was first seen
         self.latest: dict[str, Obj] = {}
         self.watch = Watch(kube, resource, namespace, self._event).start()
 
@@ -66,6 +69,8 @@ class Timings:
         name = obj["metadata"]["name"]
         self.created.setdefault(name, arrived)
         self.latest[name] = obj
+        if obj.get("status", {}).get("phase"):
+            self.first_status.setdefault(name, arrived)
         if self._finished(obj):
             self.completed.setdefault(name, arrived)
 
@@ -85,11 +90,9 @@ def scratch_namespace(kube: Kube, label: str) -> Iterator[str]:
     measurement's clean-up does not slow the next one down."""
     name = f"bench-{label}-{uuid.uuid4().hex[:5]}"
     create_namespace(kube, name)
-    try:
-        yield name
-    finally:
-        kube.kubectl("delete", "namespace", name, "--wait=false")
-        wait_for(f"namespace {name} to be deleted", lambda: not kube.get("namespaces", name), 900)
+    yield name  # on an error, the control plane goes anyway: no need to clean up
+    kube.kubectl("delete", "namespace", name, "--wait=false")
+    wait_for(f"namespace {name} to be deleted", lambda: not kube.get("namespaces", name), 900)
 
 
 def post(kube: Kube, resource: str, namespace: str, obj: Obj) -> float:
@@ -191,19 +194,28 @@ def measure_fan_out(kube: Kube, width: int, log: Callable[[str], None]) -> FanOu
 
 
 @dataclass(frozen=True)
+class Limit:
+    """The most steps a way of storing a flow took, and what was said beyond that."""
+
+    steps: int
+    refused_at: int | None  # the fewest steps refused (None: nothing refused up to the cap)
+    refusal: str
+
+
+@dataclass(frozen=True)
 class Largest:
-    steps: int  # the most steps the API server accepted in one flow
-    refused_at: int | None  # the fewest steps refused, if any below the CRD's cap
-    refusal: str  # what the API server said
-    created_bytes: int  # the stored object as first created (JSON)
-    finished_bytes: int | None  # the stored object once finished (status included)
-    client_side_apply_steps: int  # the most steps `kubectl apply` (client-side) accepted
-    client_side_refusal: str  # what it said beyond that ("" when it accepted them all)
-    seconds: float | None  # apply → Succeeded, None when it did not finish
+    client_side: Limit  # `kubectl apply` (client-side: the last-applied annotation)
+    created: Limit  # `kubectl apply --server-side`: the spec alone
+    created_status_written: bool  # did that flow, run, get a status from the hooks at all?
+    finished: Limit  # the spec and the status it has once every step succeeded
+    finished_bytes: int  # the run flow as stored once it finished
+    seconds: float | None  # apply → Succeeded of the largest flow that can finish
     outcome: str
+    first_status: float | None  # apply → its first status stored, in that run
+    refused_writes: int  # status writes refused as too large during that run
 
 
-def big_flow(steps: int) -> Obj:
+def big_flow(steps: int, suspended: bool = True) -> Obj:
     """``steps`` independent steps with the smallest template the CRD accepts."""
     template = {
         "spec": {
@@ -215,89 +227,223 @@ def big_flow(steps: int) -> Obj:
             }
         }
     }
-    return {
+    flow: Obj = {
         "apiVersion": "workflow.zen.io/v1alpha1",
         "kind": "JobFlow",
-        "metadata": {"name": "big", "annotations": {"workflow.zen.io/suspended": "true"}},
+        "metadata": {"name": "big"},
         "spec": {"steps": [{"name": f"s{i:04d}", "template": template} for i in range(steps)]},
     }
+    if suspended:
+        flow["metadata"]["annotations"] = {"workflow.zen.io/suspended": "true"}
+    return flow
 
 
-def accepted(kube: Kube, ns: str, steps: int, server_side: bool) -> tuple[bool, str]:
-    """Whether the API server stores a flow of ``steps`` steps (created suspended, removed)."""
-    args = ["apply", "--server-side"] if server_side else ["apply"]
-    text = json.dumps(big_flow(steps))
-    try:
-        kube.kubectl(*args, "-n", ns, "-f", "-", stdin=text, timeout=300)
-    except KubectlError as error:
-        return False, str(error).splitlines()[1] if "\n" in str(error) else str(error)
-    kube.kubectl("delete", "jobflow", "big", "-n", ns, "--timeout=300s")
-    return True, ""
+def finished_status(steps: int, model: Obj) -> Obj:
+    """The status the hooks write once every step of ``big_flow(steps)`` succeeded, copied
+    from ``model``, a small finished flow's own status (its entry for step leaf-000)."""
+    status: Obj = json.loads(json.dumps(model["status"]))
+    (entry,) = [s for s in status["steps"] if s["name"] == "leaf-000"]
+    status["steps"] = [{**entry, "name": f"s{i:04d}"} for i in range(steps)]
+    status["progress"].update(
+        totalSteps=steps, completedSteps=steps, successfulSteps=steps, summary=f"{steps}/{steps}"
+    )
+    return status
 
 
-def search(
-    kube: Kube, ns: str, most: int, server_side: bool, log: Callable[[str], None]
-) -> tuple[int, int | None, str]:
-    """The largest accepted step count up to ``most``, by bisection to within 1 %:
-    (largest accepted, smallest refused, the refusal)."""
-    ok, why = accepted(kube, ns, most, server_side)
-    if ok:
-        return most, None, ""
-    low, high, refusal = 1, most, why
+class Trial:
+    """Flows of a given size, created in one namespace and removed again."""
+
+    def __init__(self, kube: Kube, ns: str, logs: list[Path]) -> None:
+        self.kube, self.ns, self.logs = kube, ns, logs
+        self.log_sizes: dict[Path, int] = {}  # where each log stood when the flow was made
+
+    def create(self, steps: int, server_side: bool, suspended: bool = True) -> str:
+        """What the API server said when it refused the flow; empty when it stored it."""
+        args = ["apply", "--server-side"] if server_side else ["apply"]
+        text = json.dumps(big_flow(steps, suspended))
+        self.log_sizes = {log: log.stat().st_size for log in self.logs}
+        try:
+            self.kube.kubectl(*args, "-n", self.ns, "-f", "-", stdin=text, timeout=300)
+        except KubectlError as error:
+            return " ".join(error.result.stderr.split())
+        return ""
+
+    def finish(self, steps: int, model: Obj) -> str:
+        """Create the flow, let the hooks write its first status, then store the status it
+        would have once every step succeeded."""
+        refused = self.create(steps, server_side=True)
+        if refused:
+            return refused
+        if not self.status_written():
+            return "its first status was refused: etcdserver: request is too large"
+        # The first statuses of a large flow can be rewritten for a while (two early syncs
+        # stamped different start times): retry on a conflict until the status holds still.
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            flow = self.kube.flow(self.ns, "big")
+            assert flow is not None
+            flow["status"] = finished_status(steps, model)
+            try:
+                # As Metacontroller's own update: managedFields keep one entry for status.
+                self.kube.kubectl(
+                    "replace", "--subresource=status", "--field-manager=metacontroller",
+                    "-n", self.ns, "-f", "-", stdin=json.dumps(flow), timeout=300,
+                )  # fmt: skip
+            except KubectlError as error:
+                message = " ".join(error.result.stderr.split())
+                if "Conflict" not in message:
+                    return message
+                time.sleep(1)  # Metacontroller wrote in between: read again
+                continue
+            return ""
+        raise AssertionError("the status of jobflow big kept changing for 5 minutes")
+
+    def status_written(self, timeout: float = 600) -> bool:
+        """Whether the hooks' first status of the flow was stored, or else refused as too
+        large (a SyncError event on the flow, or Metacontroller's log), waiting for either.
+        A flow that is not suspended gets its Jobs created first: that takes a while."""
+        refusal = f"can't update status for JobFlow {self.ns}/big: etcdserver: request is too"
+
+        def probe() -> str | None:
+            flow = self.kube.flow(self.ns, "big")
+            assert flow is not None, "jobflow big is gone"
+            if flow.get("status", {}).get("phase"):
+                return "stored"
+            uid = flow["metadata"]["uid"]
+            events = self.kube.objects("events", self.ns)
+            if any(
+                e["involvedObject"].get("uid") == uid and "too large" in e.get("message", "")
+                for e in events
+            ):
+                return "refused"
+            if any(refusal in self._log_since_create(log) for log in self.logs):
+                return "refused"
+            return None
+
+        return wait_for("a status or its refusal", probe, timeout, interval=1) == "stored"
+
+    def _log_since_create(self, log: Path) -> str:
+        with log.open("rb") as handle:
+            handle.seek(self.log_sizes.get(log, 0))
+            return handle.read().decode(errors="replace")
+
+    def remove(self) -> None:
+        """Delete the flow; if Metacontroller cannot finish (its status cannot be stored),
+        remove the finalizer as docs/DISASTER_RECOVERY.md says."""
+        self.kube.kubectl("delete", "jobflow", "big", "-n", self.ns, "--wait=false")
+        try:
+            wait_for("jobflow big to be gone", lambda: not self.kube.flow(self.ns, "big"), 30)
+        except AssertionError:
+            self.kube.kubectl(
+                "patch", "jobflow", "big", "-n", self.ns, "--type=json",
+                "-p", '[{"op":"remove","path":"/metadata/finalizers"}]',
+            )  # fmt: skip
+            wait_for("jobflow big to be gone", lambda: not self.kube.flow(self.ns, "big"), 60)
+
+
+def bisect(
+    most: int, refused: Callable[[int], str], what: str, log: Callable[[str], None]
+) -> Limit:
+    """The largest step count up to ``most`` that ``refused`` accepts (""), to within 1 %."""
+    why = refused(most)
+    if not why:
+        return Limit(most, None, "")
+    low, high, refusal = 0, most, why
     while high - low > max(1, low // 100):
         middle = (low + high) // 2
-        ok, why = accepted(kube, ns, middle, server_side)
-        how = "server-side" if server_side else "client-side"
-        log(f"  {middle} steps ({how} apply): {'accepted' if ok else 'refused'}")
-        if ok:
-            low = middle
-        else:
+        why = refused(middle)
+        log(f"  {what}, {middle} steps: {why or 'accepted'}")
+        if why:
             high, refusal = middle, why
-    return low, high, refusal
+        else:
+            low = middle
+    return Limit(low, high, refusal)
 
 
-def measure_largest(kube: Kube, plan: Plan, log: Callable[[str], None]) -> Largest:
+def status_model(kube: Kube) -> Obj:
+    """A small finished flow (root → leaf-000): the hooks' own status entries to copy."""
+    with scratch_namespace(kube, "model") as ns:
+        post(kube, "jobflows", ns, jobflow("model", [step("root"), step("leaf-000", ["root"])]))
+        return kube.wait_flow(ns, "model", timeout=120)
+
+
+def measure_largest(cluster: Cluster, plan: Plan, log: Callable[[str], None]) -> Largest:
+    """The largest flows the API server takes: created with kubectl apply (client-side) and
+    server-side; with the status it has once every step succeeded (created, then that status
+    stored as Metacontroller would); then the largest that can finish, applied and run to
+    the end."""
+    kube = cluster.kube
+    model = status_model(kube)
     with scratch_namespace(kube, "largest") as ns:
-        client_side, _, client_refusal = search(
-            kube, ns, plan.max_steps, server_side=False, log=log
-        )
-        log(f"largest flow kubectl apply (client-side) accepts: {client_side} steps")
-        steps, refused_at, refusal = search(kube, ns, plan.max_steps, server_side=True, log=log)
-        log(f"largest flow the API server accepts: {steps} steps ({refusal or 'the CRD cap'})")
-        flow = big_flow(steps)
-        del flow["metadata"]["annotations"]
+        trial = Trial(kube, ns, sorted(cluster.logs.glob("metacontroller-*.log")))
+
+        def created(server_side: bool) -> Callable[[int], str]:
+            def attempt(steps: int) -> str:
+                refused = trial.create(steps, server_side)
+                if not refused:
+                    trial.remove()
+                return refused
+
+            return attempt
+
+        def finishes(steps: int) -> str:
+            refused = trial.finish(steps, model)
+            if kube.flow(ns, "big"):
+                trial.remove()
+            return refused
+
+        client_side = bisect(plan.max_steps, created(False), "kubectl apply", log)
+        log(f"kubectl apply (client-side) takes {client_side.steps} steps")
+        server_side = bisect(plan.max_steps, created(True), "kubectl apply --server-side", log)
+        log(f"the API server takes {server_side.steps} steps: {server_side.refusal}")
+        # As a user would: not suspended, so its first sync creates every Job.
+        assert not trial.create(server_side.steps, server_side=True, suspended=False)
+        status_written = trial.status_written()
+        trial.remove()
+        log(f"... and the hooks' status of that flow is stored: {status_written}")
+        finished = bisect(server_side.steps, finishes, "with its finished status", log)
+        log(f"the largest flow whose final status fits: {finished.steps} steps")
+    with scratch_namespace(kube, "run-largest") as ns:
         flows = Timings(kube, "jobflows", ns)
         started = time.monotonic()
         kube.kubectl(
-            "apply", "--server-side", "-n", ns, "-f", "-", stdin=json.dumps(flow), timeout=300
-        )
-        applied = kube.flow(ns, "big")
-        assert applied is not None
-        created_bytes = len(json.dumps(applied, separators=(",", ":")))
+            "apply", "--server-side", "-n", ns, "-f", "-",
+            stdin=json.dumps(big_flow(finished.steps, suspended=False)), timeout=300,
+        )  # fmt: skip
         seconds: float | None = None
-        finished_bytes: int | None = None
+        finished_bytes = 0
+        first_status: float | None = None
+        refused = 0
         try:
-            until("the largest flow to finish", lambda: "big" in flows.completed, 5400)
+            until("the largest flow to finish", lambda: "big" in flows.completed, 3 * 3600)
             seconds = flows.completed["big"] - started
             final = kube.flow(ns, "big")
             assert final is not None
             finished_bytes = len(json.dumps(final, separators=(",", ":")))
             outcome = final["status"]["phase"]
+            first_status = flows.first_status.get("big")
+            refused = sum(
+                log_file.read_text(errors="replace").count(
+                    f"can't update status for JobFlow {ns}/big"
+                )
+                for log_file in cluster.logs.glob("metacontroller-*.log")
+            )
         except AssertionError as error:
             outcome = f"did not finish: {str(error).splitlines()[0]}"
             log(describe_flow(kube.flow(ns, "big"))[:3000])
         flows.stop()
-    log(f"largest flow: {steps} steps, {created_bytes} bytes, {outcome} in {seconds}")
+    log(f"{finished.steps} steps: {outcome} in {seconds} s, {finished_bytes} bytes")
+    log(f"... first status after {first_status} s, {refused} status writes refused")
     return Largest(
-        steps,
-        refused_at,
-        refusal,
-        created_bytes,
-        finished_bytes,
         client_side,
-        client_refusal,
+        server_side,
+        status_written,
+        finished,
+        finished_bytes,
         seconds,
         outcome,
+        None if first_status is None else first_status - started,
+        refused,
     )
 
 
@@ -353,37 +499,66 @@ def markdown(figures: Figures) -> str:
     lines.append("")
     largest = figures.largest
     if largest is not None:
-        cap = " (the CRD's `maxItems`)" if figures.plan.max_steps == CRD_MAX_STEPS else ""
-        limit = (
-            f"refused at {largest.refused_at} steps: `{largest.refusal.strip()[:200]}`"
-            if largest.refused_at
-            else f"no refusal up to {figures.plan.max_steps} steps{cap}"
-        )
-        finished = (
-            f"applied and finished ({largest.outcome}) in {largest.seconds / 60:.1f} minutes"
-            if largest.seconds is not None
-            else f"applied, and it {largest.outcome}"
-        )
-        size = f"{kib(largest.created_bytes)} as created"
-        if largest.finished_bytes:
-            size += f", {kib(largest.finished_bytes)} once finished (status included)"
-        lines.append(
-            "**The largest flow.** Found by trying (create, then delete, bisecting to within "
-            "1 %), with the smallest step the CRD accepts (a name and a one-container Job "
-            f"template), all steps independent: **{largest.steps} steps** ({size}; {limit}). "
-            f"It was {finished}."
-        )
-        if largest.client_side_refusal:
-            lines.append(
-                f"`kubectl apply` without `--server-side` accepts at most "
-                f"{largest.client_side_apply_steps} such steps: "
-                f"`{largest.client_side_refusal.strip()[:200]}`. It copies the whole spec into "
-                "the `kubectl.kubernetes.io/last-applied-configuration` annotation, and all "
-                "annotations of an object together are limited to 256 KiB: apply large flows "
-                "with `kubectl apply --server-side` (or `kubectl create`)."
-            )
-        lines.append("")
+        lines += largest_paragraphs(largest, figures.plan)
     return "\n".join(lines)
+
+
+def limit_text(limit: Limit, plan: Plan) -> str:
+    if limit.refused_at is None:
+        cap = " (the CRD's `maxItems`)" if plan.max_steps == CRD_MAX_STEPS else ""
+        return f"nothing refused up to {plan.max_steps} steps{cap}"
+    return f"{limit.refused_at} refused: `{limit.refusal[:160]}`"
+
+
+def largest_paragraphs(largest: Largest, plan: Plan) -> list[str]:
+    created = largest.created
+    first_status = (
+        "and the hooks' first status of it was stored"
+        if largest.created_status_written
+        else "but run as it is, it **never gets a status**: its Jobs are all created, and "
+        "every status write is refused (`etcdserver: request is too large`)"
+    )
+    lines = [
+        "**The largest flow.** Found by trying (bisection to within 1 %) with the smallest "
+        "step the CRD accepts (a name and a one-container Job template), all steps "
+        "independent. etcd stores the spec, the `managedFields` and the status as one object "
+        "(1.5 MiB by default), so the limits are:",
+        "",
+        f"- created (`kubectl apply --server-side`, or `kubectl create`): at most "
+        f"**{created.steps} steps** ({limit_text(created, plan)}), {first_status};",
+        f"- with the status it has once every step succeeded, written as Metacontroller "
+        f"writes it: at most **{largest.finished.steps} steps** "
+        f"({limit_text(largest.finished, plan)}): the largest flow that can finish;",
+        f"- `kubectl apply` without `--server-side`: at most "
+        f"**{largest.client_side.steps} steps** ({limit_text(largest.client_side, plan)}): it "
+        "copies the whole spec into the `kubectl.kubernetes.io/last-applied-configuration` "
+        "annotation, and an object's annotations are limited to 256 KiB.",
+        "",
+    ]
+    if largest.seconds is None:
+        lines += [f"The largest flow that can finish was applied, and it {largest.outcome}.", ""]
+        return lines
+    ran = (
+        f"That flow, {largest.finished.steps} steps, applied and ran to the end "
+        f"({largest.outcome}) in **{largest.seconds / 60:.1f} minutes**; finished, it is "
+        f"{kib(largest.finished_bytes)} as stored."
+    )
+    if largest.refused_writes == 0:
+        ran += " Its status was written all along."
+    else:
+        first = (
+            f"its first status was stored {largest.first_status / 60:.1f} minutes after the apply"
+            if largest.first_status is not None
+            else "no status was seen before it finished"
+        )
+        ran += (
+            " While its steps ran, Metacontroller's status writes were refused as too large "
+            f"{largest.refused_writes} times (a running step's entry names its Job, a "
+            f"finished one's does not): {first}, and `kubectl get` showed no progress until "
+            "then."
+        )
+    lines += [ran, ""]
+    return lines
 
 
 def versions(binaries: Binaries, kube: Kube) -> list[str]:
@@ -406,6 +581,10 @@ def versions(binaries: Binaries, kube: Kube) -> list[str]:
     ]
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", metavar="PATH", help="write the section into PATH")
@@ -413,23 +592,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-largest", action="store_true", help="skip the largest flow (the longest part)"
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: tries the code only")
+    parser.add_argument(
+        "--largest-only", action="store_true", help="only the largest flow (not written down)"
+    )
     args = parser.parse_args(argv)
 
     def log(text: str) -> None:
         print(f"[{datetime.now(UTC):%H:%M:%S}] {text}", file=sys.stderr, flush=True)
 
+    # SIGTERM stops the run like Ctrl-C: the control plane is torn down.
+    signal.signal(signal.SIGTERM, _interrupt)
     plan = QUICK if args.quick else FULL
-    if args.quick and args.write:
-        parser.error("--quick figures are not worth writing down")
+    if (args.quick or args.largest_only) and args.write:
+        parser.error("--quick and --largest-only figures are not written down")
     binaries = Binaries.build()
     started = datetime.now(UTC)
     clock = time.monotonic()
     with Cluster(binaries) as cluster:
         kube = cluster.kube
         log(f"control plane ready; logs in {cluster.logs}")
+        if args.largest_only:
+            print("\n".join(largest_paragraphs(measure_largest(cluster, plan, log), plan)))
+            return 0
         chain = measure_chain(kube, plan, log)
         fan_outs = [measure_fan_out(kube, width, log) for width in plan.fan_outs]
-        largest = None if args.no_largest else measure_largest(kube, plan, log)
+        largest = None if args.no_largest else measure_largest(cluster, plan, log)
         figures = Figures(
             plan,
             chain,
