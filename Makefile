@@ -1,5 +1,6 @@
 # The two commands a newcomer needs: `make run` (serve the hooks locally) and `make test`.
 # `make help` lists the others.
+# `make e2e` runs the end-to-end suite on a real control plane (see README.md).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -7,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/pip --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt typecheck contracts unit check bench crd docs lock clean
+.PHONY: help run test lint fmt typecheck contracts unit check bench crd docs lock clean e2e bench-e2e
 
 ## help: list the targets
 help:
@@ -74,6 +75,16 @@ lock: $(STAMP)
 		--python-version 3.11 --output-file requirements.lock
 	$(BIN)/uv pip compile --quiet pyproject.toml requirements-build.in --generate-hashes \
 		--python-version 3.11 --output-file requirements-runtime.lock
+
+## e2e: the end-to-end suite on a real control plane (needs Go, haproxy, METACONTROLLER_SRC)
+e2e: $(STAMP)
+	bash e2e/build.sh >/dev/null
+	$(BIN)/pytest e2e -v
+
+## bench-e2e: figures on a real control plane, written into docs/BENCHMARKS.md
+bench-e2e: $(STAMP)
+	bash e2e/build.sh >/dev/null
+	$(BIN)/python -m e2e.bench --write docs/BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

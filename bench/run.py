@@ -18,7 +18,7 @@ from pathlib import Path
 if not __package__:  # run as a script (python bench/run.py): make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import benchmarks, hostile, measure, report, server
+from bench import benchmarks, hostile, measure, report, sections, server
 from bench.benchmarks import QUICK, Config, Kept
 
 
@@ -96,7 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run(config, command)
     sys.stdout.write(report.terminal(results))
     if args.write:
-        Path(args.write).write_text(report.markdown(results))
+        target = Path(args.write)
+        old = target.read_text() if target.exists() else ""
+        # Sections written by `make bench-e2e` stay as they are.
+        target.write_text(sections.keep(old, report.markdown(results)))
         print(f"wrote {args.write}", file=sys.stderr)
     return 0
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import fixtures, flows, measure, report, run
+from bench import fixtures, flows, measure, report, run, sections
 from bench.benchmarks import QUICK
 from zen_flow.api.labels import ANNOTATION_LAST_APPLIED, CHILD_JOBS
 from zen_flow.engine.sync import sync
@@ -111,3 +111,17 @@ def test_command_line_writes_the_report(tmp_path: Path) -> None:
     written = target.read_text()
     assert written.startswith("# Benchmarks")
     assert "chain/6/50%" in written
+
+
+def test_the_report_keeps_the_section_written_on_a_real_control_plane(tmp_path: Path) -> None:
+    target = tmp_path / "BENCHMARKS.md"
+    target.write_text(sections.replace("# Benchmarks\n\nold figures\n", "e2e", "## Real\n\n42 s"))
+    assert run.main(["--quick", "--no-http", "--sizes", "6", "--write", str(target)]) == 0
+    written = target.read_text()
+    assert "old figures" not in written and "chain/6/50%" in written
+    assert sections.extract(written, "e2e") == sections.extract(
+        sections.replace("", "e2e", "## Real\n\n42 s"), "e2e"
+    )
+    # And the other way round: rewriting the section leaves the rest alone.
+    rewritten = sections.replace(written, "e2e", "## Real\n\n41 s")
+    assert rewritten.replace("41 s", "42 s") == written

@@ -153,7 +153,7 @@ def test_every_image_is_pinned(deploy: list[Obj], with_components: dict[str, lis
 
 def test_hook_deployment_identity(hooks: Obj, container: Obj) -> None:
     assert hooks["metadata"]["namespace"] == NAMESPACE
-    assert hooks["spec"]["replicas"] == 2
+    assert "replicas" not in hooks["spec"], "the HorizontalPodAutoscaler owns the replica count"
     assert hooks["spec"]["template"]["metadata"]["labels"] == HOOK_LABELS
     selector = hooks["spec"]["selector"]["matchLabels"]
     assert selector.items() <= HOOK_LABELS.items()
@@ -347,7 +347,25 @@ def test_metacontroller_install_is_pinned_with_leader_election() -> None:
         "--leader-election-resource-lock=leases",
         "--leader-election-namespace=metacontroller",
         "--leader-election-id=metacontroller",
+        "--client-go-qps=100",
+        "--client-go-burst=200",
     }
+    # The release of the manifests and the image are the same one.
+    version = remote.rpartition("ref=")[2]
+    assert install["images"] == [
+        {"name": "ghcr.io/metacontroller/metacontroller", "newTag": version}
+    ]
+    by_path = {o["path"]: o["value"] for o in operations if o["op"] == "add"}
+    container = "/spec/template/spec/containers/0"
+    assert by_path[f"{container}/resources"]["requests"].keys() == {"cpu", "memory"}
+    assert "memory" in by_path[f"{container}/resources"]["limits"]
+    security = by_path[f"{container}/securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    pod_security = by_path["/spec/template/spec/securityContext"]
+    assert pod_security["runAsNonRoot"] is True and pod_security["runAsUser"] > 0
+    assert pod_security["seccompProfile"] == {"type": "RuntimeDefault"}
     # The header documents the Lease by its exact name and namespace.
     header = " ".join(line.strip("# ") for line in text.split("apiVersion:")[0].splitlines())
     assert 'Lease named "metacontroller" in namespace "metacontroller"' in header
@@ -422,8 +440,8 @@ FAKE_KUBECTL = textwrap.dedent(
         sys.exit(0)
     flows = {{"items": json.load(open(os.environ["FAKE_FLOWS"]))}}
     output = args[args.index("-o") + 1]
-    if output == "yaml":
-        print(json.dumps(flows))  # JSON is YAML
+    if output in ("json", "yaml"):
+        print(json.dumps(flows))  # JSON is YAML too
         sys.exit(0)
     template = output.removeprefix("jsonpath=")
     body = re.fullmatch(r"\\{{range \\.items\\[\\*\\]\\}}(.*)\\{{end\\}}", template).group(1)
@@ -527,19 +545,19 @@ def test_backup_writes_a_dated_file_and_prunes_old_ones(
     ]
     backups = tmp_path / "backup"
     backups.mkdir()
-    old = backups / "jobflows-20000101T000000Z.yaml"
+    old = backups / "jobflows-20000101T000000Z.json"
     old.write_text("old")
     os.utime(old, (0, 0))
-    kept = backups / "jobflows-20990101T000000Z.yaml"
+    kept = backups / "jobflows-20990101T000000Z.json"
     kept.write_text("recent")
     env = {**env_of(container), "BACKUP_DIR": str(backups)}
     flows = [flow("a", "Running", None, 0)]
     calls = run_script(tmp_path, script_of(container), flows, env)
-    assert calls == [["get", "jobflows", "--all-namespaces", "-o", "yaml"]]
+    assert calls == [["get", "jobflows", "--all-namespaces", "-o", "json"]]
     written = sorted(p.name for p in backups.iterdir())
     assert len(written) == 2 and kept.name in written and old.name not in written
     (new,) = [name for name in written if name != kept.name]
-    assert re.fullmatch(r"jobflows-\d{8}T\d{6}Z\.yaml", new)
+    assert re.fullmatch(r"jobflows-\d{8}T\d{6}Z\.json", new)
     assert json.loads((backups / new).read_text())["items"][0]["metadata"]["name"] == "a"
 
 

@@ -300,6 +300,15 @@ class JobTemplate(OpenModel):
     spec: JobSpec = Field(description="The Job spec.")
 
 
+class ParameterisedJobTemplate(JobTemplate):
+    """A batch/v1 Job, as in a step's template, whose strings may hold ``{{params.NAME}}``,
+    label and annotation values included: each step's Job is checked once its arguments are
+    substituted (the API server checks a template's labels only as written, so it is not
+    declared to it as an embedded object)."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+
+
 class StepMetadata(ApiModel):
     """Extra labels and annotations for the step's Job (labels also go on its pods)."""
 
@@ -531,7 +540,9 @@ class NamedTemplate(ApiModel):
         max_length=MAX_PARAMETERS,
         description="Parameters, substituted as {{params.<name>}} in every string of template.",
     )
-    template: JobTemplate = Field(description="The batch/v1 Job, as in a step's template.")
+    template: ParameterisedJobTemplate = Field(
+        description="The batch/v1 Job, as in a step's template."
+    )
 
 
 class JobFlowSpec(ApiModel):

@@ -40,6 +40,7 @@ from zen_flow.api.spec import (
     JobTemplate,
     JobTemplateMetadata,
     ObjectTemplateMetadata,
+    ParameterisedJobTemplate,
     PodSpec,
     PodTemplate,
     VolumeClaimTemplate,
@@ -59,6 +60,7 @@ EMBEDS: dict[type[BaseModel], str] = {
     JobSpec: "a batch/v1 JobSpec",
     JobTemplateMetadata: "an ObjectMeta (labels and annotations only are used)",
     JobTemplate: "a batch/v1 Job",
+    ParameterisedJobTemplate: "a batch/v1 Job",
 }
 
 

@@ -92,6 +92,7 @@ def check(tmp_path: Path, root: Path, *lines: str, may_delete_crd: bool = False)
         ("kubectl annotate jobflow <name> workflow.zen.io/pause=true", "does nothing"),
         ("kubectl annotate jobflow <name> workflow.zen.io/approve-=true", "does nothing"),
         ("kubectl annotate jobflow <name> workflow.zen.io/suspended=yes", "takes one of"),
+        ("kubectl annotate -f flows.json workflow.zen.io/suspended=yes", "takes one of"),
         ("kubectl annotate jobflow <name> workflow.zen.io/terminate=false", "takes one of"),
         ("kubectl annotate jobflow <name> workflow.zen.io/approve-ship=maybe", "takes one of"),
         (
@@ -168,6 +169,7 @@ def test_checker_catches_what_does_not_work(
         "kubectl get jobflow linear-flow -o jsonpath='{.status.steps[?(@.name==\"x\")].phase}'",
         "kubectl wait --for=condition=Complete jobflow/linear-flow --timeout=10m",
         "kubectl annotate jobflow <name> workflow.zen.io/suspended-",
+        "kubectl annotate -f flows.json workflow.zen.io/suspended-",
         "kubectl annotate jobflow <name> workflow.zen.io/terminate=true",
         "kubectl annotate jobflow <name> workflow.zen.io/rerun=any-token-at-all --overwrite",
         "kubectl annotate jobflow <name> workflow.zen.io/approve-ship=false --overwrite",

@@ -220,6 +220,8 @@ class Checker:
             ], rest
         if verb in ("logs", "exec", "port-forward") and rest and "/" not in rest[0]:
             return [Target("Pod", rest[0])], rest[1:]
+        if verb in RESOURCE_VERBS and command.values("-f", "--filename"):
+            return [], rest  # the objects come from files: every word is an argument
         if verb in RESOURCE_VERBS:
             return resource_targets(rest)
         return None
