@@ -40,7 +40,7 @@ from zen_flow.engine.plan.phase import first_blocking_failure, flow_phase
 from zen_flow.engine.plan.runs import RunChange, rerun_steps, terminated
 from zen_flow.engine.plan.transitions import failed, skipped, started_in_run, waiting
 from zen_flow.engine.status import FlowState
-from zen_flow.spec.dag import topological_order
+from zen_flow.spec.validation import step_order
 
 __all__ = ["JobToCreate", "Plan", "plan"]
 
@@ -116,7 +116,7 @@ class _Pass:
         ctx = self.ctx
         cause = first_blocking_failure(ctx, self.states.values())
         blocking = cause.name if cause is not None else None
-        for name in topological_order({s.name: s.dependencies for s in ctx.spec.steps}):
+        for name in step_order(ctx.spec):
             state = self.states[name]
             if state.phase is not StepPhase.PENDING or started_in_run(state):
                 continue
