@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 
 import msgspec
-import pydantic
 
 from zen_flow.api.labels import (
     ANNOTATION_APPROVE_PREFIX,
@@ -36,7 +36,8 @@ from zen_flow.api.spec import JobFlowSpec
 from zen_flow.api.status import JobFlowStatus
 from zen_flow.api.times import parse_time_or
 from zen_flow.engine.outputs import PodOutputs, pod_outputs
-from zen_flow.engine.wire import Child, ChildSpec, HookRequest
+from zen_flow.engine.status import read_status
+from zen_flow.engine.wire import Child, ChildSpec, HookRequest, Memo
 from zen_flow.spec.validation import InvalidSpecError, Problem, parse_spec
 
 
@@ -64,11 +65,13 @@ class ObservedChild:
     applied_suspend: bool
     bookkeeping_disagrees: bool
 
-    @property
+    # Read on every sync for every child, by several passes: computed once (an observation
+    # is kept while its decoded child is cached).
+    @cached_property
     def kind(self) -> str:
         return self.child.view.kind
 
-    @property
+    @cached_property
     def name(self) -> str:
         return self.child.view.metadata.name
 
@@ -148,7 +151,7 @@ def observe(request: HookRequest) -> Observation:
     observation = Observation(
         flow=flow,
         spec_json=bytes(request.parent.spec),
-        status=_last_status(bytes(request.parent.status)),
+        status=read_status(bytes(request.parent.status)),
         suspended=_true(annotations.get(ANNOTATION_SUSPENDED)),
         terminate=_true(annotations.get(ANNOTATION_TERMINATE)),
         rerun_token=annotations.get(ANNOTATION_RERUN, "").strip() or None,
@@ -159,11 +162,11 @@ def observe(request: HookRequest) -> Observation:
         },
     )
     for type_key, children in request.children.items():
-        for raw_child in children:
-            child = _observed_child(raw_child, meta.namespace)
+        memos = request.memos.get(type_key) or tuple(Memo() for _ in children)
+        for raw_child, memo in zip(children, memos, strict=True):
+            child, job = _observed(raw_child, memo, meta.namespace, type_key)
             observation.children.append(child)
             if type_key == CHILD_JOBS:
-                job = _observed_job(child)
                 if job is not None:
                     observation.jobs[(job.step, job.attempt)] = job
                     observation.jobs_by_name[job.name] = job
@@ -179,6 +182,17 @@ def observe(request: HookRequest) -> Observation:
     return observation
 
 
+def _observed(
+    raw_child: Child, memo: Memo, namespace: str, type_key: str
+) -> tuple[ObservedChild, ObservedJob | None]:
+    """A child's observation, derived once while the decoded child is cached (its memo)."""
+    if memo.value is None:
+        child = _observed_child(raw_child, namespace)
+        memo.value = (child, _observed_job(child) if type_key == CHILD_JOBS else None)
+    known: tuple[ObservedChild, ObservedJob | None] = memo.value
+    return known
+
+
 def _true(value: str | None) -> bool:
     return (value or "").strip().lower() == "true"
 
@@ -190,16 +204,6 @@ def read_spec(observation: Observation) -> tuple[JobFlowSpec | None, list[Proble
         return parse_spec(observation.spec_json), []
     except InvalidSpecError as error:
         return None, error.problems
-
-
-def _last_status(raw: bytes) -> JobFlowStatus:
-    """The status we wrote last time; an unreadable one counts as none (and is rewritten)."""
-    if raw.strip() in (b"", b"null"):
-        return JobFlowStatus()
-    try:
-        return JobFlowStatus.model_validate_json(raw, by_alias=True)
-    except pydantic.ValidationError:
-        return JobFlowStatus()
 
 
 def _observed_child(child: Child, namespace: str) -> ObservedChild:
