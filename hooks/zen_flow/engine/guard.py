@@ -37,38 +37,70 @@ class Identity(NamedTuple):
 
 
 class _Meta(msgspec.Struct):
-    name: Any = ""
-    namespace: Any = ""
+    name: Any = None
+    namespace: Any = None
 
 
 class _Identified(msgspec.Struct):
     apiVersion: Any = ""
     kind: Any = ""
+    metadata: _Meta = msgspec.field(default_factory=_Meta)
+
+
+class _Loosely(msgspec.Struct):
+    """Any JSON object, whatever its metadata is."""
+
+    apiVersion: Any = ""
+    kind: Any = ""
     metadata: Any = None
 
 
+# Names are read without decoding the rest of the metadata; a body whose metadata is not an
+# object is read loosely (it has no name).
 _identity_decoder = msgspec.json.Decoder(_Identified)
+_loose_decoder = msgspec.json.Decoder(_Loosely)
 
 
 def identity(body: Desired, namespace: str) -> Identity:
     """The identity Metacontroller reads from ``body``; an empty namespace is ``namespace``
     (Metacontroller defaults it to the parent's)."""
     if isinstance(body, msgspec.Raw):
-        try:
-            decoded = _identity_decoder.decode(body)
-        except msgspec.DecodeError as error:
-            raise UnsafeAnswer(f"a child that is not a JSON object: {error}") from error
-        api_version, kind, meta = decoded.apiVersion, decoded.kind, decoded.metadata
+        api_version, kind, name, given = _read_identity(body)
     else:
-        api_version, kind, meta = body.get("apiVersion"), body.get("kind"), body.get("metadata")
-    meta = meta if isinstance(meta, dict) else {}
-    given = meta.get("namespace")
+        meta = body.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        api_version, kind = body.get("apiVersion"), body.get("kind")
+        name, given = meta.get("name"), meta.get("namespace")
     return Identity(
         _text(api_version),
         _text(kind),
         namespace if given in (None, "") else _text(given),
-        _text(meta.get("name")),
+        _text(name),
     )
+
+
+def _read_identity(body: msgspec.Raw) -> tuple[Any, Any, Any, Any]:
+    """apiVersion, kind, name and namespace as the body has them (None when missing)."""
+    try:
+        decoded = _identity_decoder.decode(body)
+    except msgspec.ValidationError:
+        pass
+    except msgspec.DecodeError as error:
+        raise UnsafeAnswer(f"a child that is not a JSON object: {error}") from error
+    else:
+        meta = decoded.metadata
+        return decoded.apiVersion, decoded.kind, meta.name, meta.namespace
+    try:
+        loose = _loose_decoder.decode(body)
+    except msgspec.DecodeError as error:
+        raise UnsafeAnswer(f"a child that is not a JSON object: {error}") from error
+    fields = loose.metadata if isinstance(loose.metadata, dict) else {}
+    return loose.apiVersion, loose.kind, fields.get("name"), fields.get("namespace")
+
+
+def _where(found: Identity) -> str:
+    api_version, kind, namespace, name = found
+    return f"{kind or '?'} {name or '?'} ({api_version or '?'}, namespace {namespace!r})"
 
 
 def _text(value: Any) -> str:
@@ -90,16 +122,16 @@ def check_answer(
     flow = observation.flow
     listed: set[tuple[str, str]] = set()
     for body in desired:
-        api_version, kind, namespace, name = identity(body, flow.namespace)
-        where = f"{kind or '?'} {name or '?'} ({api_version or '?'}, namespace {namespace!r})"
+        found = identity(body, flow.namespace)
+        api_version, kind, namespace, name = found
         if (api_version, kind) not in ALLOWED_TYPES:
-            raise UnsafeAnswer(f"{where}: not a child type of JobFlows")
+            raise UnsafeAnswer(f"{_where(found)}: not a child type of JobFlows")
         if namespace != flow.namespace:
-            raise UnsafeAnswer(f"{where}: outside the flow's namespace {flow.namespace!r}")
+            raise UnsafeAnswer(f"{_where(found)}: outside the flow's namespace {flow.namespace!r}")
         if not name:
-            raise UnsafeAnswer(f"{where}: no name")
+            raise UnsafeAnswer(f"{_where(found)}: no name")
         if (kind, name) in listed:
-            raise UnsafeAnswer(f"{where}: listed twice")
+            raise UnsafeAnswer(f"{_where(found)}: listed twice")
         listed.add((kind, name))
     if finalizing:
         return
