@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from tests.support.flows import T0, jobflow, step
 from zen_flow.api.labels import ANNOTATION_LAST_APPLIED
 from zen_flow.api.status import JobFlowStatus
+from zen_flow.engine import guard, wire
 from zen_flow.engine import status as status_module
-from zen_flow.engine import wire
 from zen_flow.engine.cache import Cache
 from zen_flow.engine.observe import observe
 from zen_flow.engine.status import read_status, status_document
@@ -256,3 +256,41 @@ def test_the_step_order_is_the_topological_order() -> None:
     assert list(validation.step_order(spec)) == expected == ["a", "b", "c", "d"]
     assert validation.step_order(spec) is validation.step_order(spec)
     assert dict(validation.steps_by_name(spec)) == {s.name: s for s in spec.steps}
+
+
+# --- identities the guard reads ----------------------------------------------------------
+
+
+def test_the_guard_reads_a_reemitted_body_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = msgspec.Raw(b'{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j"}}')
+    reads: list[object] = []
+    decoded = guard._decoded_identity
+
+    def counted(raw: msgspec.Raw) -> tuple[Any, Any, Any, Any]:
+        reads.append(raw)
+        return decoded(raw)
+
+    monkeypatch.setattr(guard, "_decoded_identity", counted)
+    first, second = guard.identity(body, "ns"), guard.identity(body, "other")
+    assert first == ("batch/v1", "Job", "ns", "j") and second.namespace == "other"
+    assert reads == [body]
+    same_bytes = msgspec.Raw(bytes(body))  # another object: read again
+    assert guard.identity(same_bytes, "ns") == first and len(reads) == 2
+
+
+def test_the_identity_cache_counts_at_least_what_an_entry_holds() -> None:
+    bodies = [
+        msgspec.Raw(
+            json.dumps({"kind": "Job", "metadata": {"name": f"j{i}", "x": "y" * i}}).encode()
+        )
+        for i in range(500)
+    ]
+    guard._read.clear()
+
+    def read_all() -> object:
+        for body in bodies:
+            guard.identity(body, "ns")
+        return True
+
+    actual = measured(read_all)
+    assert guard._read.bytes >= actual
