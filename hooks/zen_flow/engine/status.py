@@ -47,9 +47,9 @@ STEP_CACHE_BYTES = 16 * 1024 * 1024
 STEP_ENTRY_BYTES = 1024
 STEP_BYTES_PER_JSON_BYTE = 7
 
-# Which condition is True in which phase.
 _phase = attrgetter("phase")
 
+# Which condition is True in which phase.
 _TRUE_IN_PHASE = {
     ConditionType.RUNNING: FlowPhase.RUNNING,
     ConditionType.COMPLETE: FlowPhase.SUCCEEDED,
