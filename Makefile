@@ -13,12 +13,18 @@ PIP    := $(BIN)/pip --disable-pip-version-check
 help:
 	@awk -F': ' '/^## /{sub(/^## /, ""); split($$0, a, ": "); printf "  make %-10s %s\n", a[1], a[2]}' $(MAKEFILE_LIST)
 
+# Built once, and again when requirements.lock or pyproject.toml changes. A cold install
+# (nothing in pip's cache) downloads and installs the packages in about a minute.
 $(STAMP): requirements.lock pyproject.toml
-	@echo "Installing the pinned dependencies into $(VENV) (about a minute the first time)..."
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "zen-flow needs Python 3.11 or later; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)." \
+			"Run e.g. 'make PYTHON=python3.12 $(MAKECMDGOALS)'."; exit 1; }
+	@echo "Setting up $(VENV): $(shell grep -c '==' requirements.lock) pinned packages, about a minute when nothing is cached yet (pip is quiet meanwhile)..."
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --require-hashes -r requirements.lock
 	$(PIP) install --quiet --no-deps -e .
-	touch $(STAMP)
+	@touch $(STAMP)
+	@echo "$(VENV) is ready."
 
 ## run: serve the hooks on 127.0.0.1:8080 (override with ZEN_FLOW_BIND)
 run: $(STAMP)

@@ -102,7 +102,9 @@ def settle(cluster: FakeMetacontroller) -> None:
         children: dict[str, dict[str, Any]] = {CHILD_JOBS: {}, CHILD_CONFIGMAPS: {}, CHILD_PVCS: {}}
         for (kind, name), obj in sorted(cluster.children.items()):
             children[_TYPE_KEYS[kind]][name] = obj
-        body = json.dumps({"parent": cluster.flow, "children": children}).encode()
+        body = json.dumps(
+            {"parent": cluster.flow, "children": children}, separators=(",", ":")
+        ).encode()
         answer = sync(decode_request(body), cluster.now).response
         if not cluster.apply(json.loads(encode_response(answer))) and cluster.status == before:
             return
@@ -152,7 +154,7 @@ def api_server_flow(flow: dict[str, Any], now: datetime) -> dict[str, Any]:
             {
                 "apiVersion": "workflow.zen.io/v1alpha1",
                 "fieldsType": "FieldsV1",
-                "fieldsV1": {"f:spec": fields_v1(obj["spec"])},
+                "fieldsV1": {"f:spec": fields_v1(obj["spec"], atomic=ATOMIC_SPEC_LISTS)},
                 "manager": "kubectl",
                 "operation": "Apply",
                 "time": created,
@@ -288,13 +290,20 @@ def _job_status(obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def fields_v1(value: Any, depth: int = 64) -> dict[str, Any]:
-    """The managedFields ``fieldsV1`` of an object: ``f:`` per field, ``k:`` per keyed item."""
+# The CRD's atomic lists: one field each in managedFields, whatever they hold.
+ATOMIC_SPEC_LISTS = frozenset({"steps", "finally", "templates"})
+
+
+def fields_v1(value: Any, depth: int = 64, atomic: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The managedFields ``fieldsV1`` of an object: ``f:`` per field, ``k:`` per keyed item
+    (of lists other than the ``atomic`` ones at this level)."""
     if not isinstance(value, dict) or depth == 0:
         return {}
     fields: dict[str, Any] = {}
     for key, item in value.items():
-        if (
+        if key in atomic:
+            fields[f"f:{key}"] = {}
+        elif (
             isinstance(item, list)
             and item
             and all(isinstance(i, dict) and "name" in i for i in item)

@@ -18,6 +18,20 @@ from zen_flow.tools.sim.metacontroller import FakeMetacontroller
 from zen_flow.tools.sim.transports import HttpTransport, in_process
 
 SATISFIED = {"Succeeded", "Skipped"}
+TERMINAL = {"Succeeded", "Failed", "Skipped"}
+WORK = {
+    "name": "work",
+    "parameters": [{"name": "n"}],
+    "template": {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [{"name": "main", "image": "busybox", "args": ["{{params.n}}"]}]
+                }
+            }
+        }
+    },
+}
 
 
 def random_flow(rng: random.Random, name: str) -> dict[str, Any]:
@@ -39,8 +53,15 @@ def random_flow(rng: random.Random, name: str) -> dict[str, Any]:
             fields["continueOnFailure"] = True
         if deps and rng.random() < 0.3:
             fields["when"] = f"steps.{rng.choice(deps)}.phase == 'Succeeded'"
+        if rng.random() < 0.2:
+            fields["withItems"] = list(range(rng.randint(0, 4)))
+        if rng.random() < 0.3:
+            fields.update(template=None, templateRef="work", arguments={"n": str(index)})
         steps.append(step(f"s{index}", *deps, **fields))
-    spec: dict[str, Any] = {}
+    spec: dict[str, Any] = {"templates": [WORK]}
+    if rng.random() < 0.4:
+        first = step("f0", when=rng.choice(["flow.phase == 'Failed'", "true"]))
+        spec["finally"] = [first, step("f1", "f0")][: rng.randint(1, 2)]
     if rng.random() < 0.3:
         spec["executionPolicy"] = {
             "backoffLimit": rng.randint(0, 4),
@@ -75,11 +96,19 @@ def check_answer(
     emitted = {c["metadata"]["name"] for c in answer["children"] if c["kind"] == "Job"}
     assert observed_jobs <= emitted, "an observed Job was dropped"
     phases = {s["name"]: s for s in answer["status"]["steps"]}
-    tolerated = {s["name"] for s in cluster.flow["spec"]["steps"] if s.get("continueOnFailure")}
-    deps = {s["name"]: s.get("dependencies", []) for s in cluster.flow["spec"]["steps"]}
+    spec = cluster.flow["spec"]
+    declared = [*spec["steps"], *spec.get("finally", [])]
+    tolerated = {s["name"] for s in declared if s.get("continueOnFailure")}
+    deps = {s["name"]: s.get("dependencies", []) for s in declared}
+    final = {s["name"] for s in spec.get("finally", [])}
     for name in emitted - observed_jobs:
         child = next(c for c in answer["children"] if c["metadata"]["name"] == name)
         step_name = child["metadata"]["labels"]["workflow.zen.io/step"]
+        if step_name in final:
+            unfinished = [
+                s["name"] for s in spec["steps"] if phases[s["name"]]["phase"] not in TERMINAL
+            ]
+            assert not unfinished, f"finally step {step_name} started before {unfinished} ended"
         for dependency in deps[step_name]:
             state = phases[dependency]["phase"]
             assert state in SATISFIED or (state == "Failed" and dependency in tolerated), (

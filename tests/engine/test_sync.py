@@ -262,3 +262,47 @@ def test_all_ready_steps_start_in_one_sync_in_declaration_order() -> None:
     response = cluster.call(in_process)
     created = [c["metadata"]["labels"]["workflow.zen.io/step"] for c in response["children"]]
     assert created[:5] == [f"leaf-{i}" for i in range(5)]
+
+
+def invalid_spec_message(flow: dict[str, Any]) -> str:
+    cluster = FakeMetacontroller(flow, T0)
+    cluster.call(in_process)
+    assert cluster.status["reason"] == "InvalidSpec"
+    assert cluster.status["message"] == "1 problem in the spec; see condition InvalidSpec"
+    [condition] = [c for c in cluster.status["conditions"] if c["type"] == "InvalidSpec"]
+    assert condition["status"] == "True"
+    message: str = condition["message"]
+    assert "\n" not in message
+    return message
+
+
+def test_invalid_spec_condition_says_where_and_what_in_the_products_words() -> None:
+    flow = jobflow(
+        "words",
+        step("a", retryPolicy={"backoff": {"duration": "10 sec"}}),
+        step("b", "a", when="steps.a.phase = 'Succeeded'"),
+    )
+    assert invalid_spec_message(flow) == (
+        'spec.steps[0].retryPolicy.backoff.duration: invalid duration "10 sec": '
+        'use e.g. "30s", "10m", "1h30m", "500ms"'
+    )
+    flow["spec"]["steps"][0].pop("retryPolicy")
+    assert invalid_spec_message(flow) == (
+        'spec.steps[1].when: does not parse as CEL: column 15: found "=" where an operator '
+        "(e.g. ==, !=, <, in, &&, ||) or the end of the condition was expected "
+        "(write == to compare)"
+    )
+
+
+def test_a_flow_whose_copies_could_not_be_named_is_an_invalid_spec() -> None:
+    flow = jobflow("f" * 250, step("a"))
+    flow["metadata"]["uid"] = "3f1c9a52-8f0e-4c54-9a57-2f1c6d1e9b10"
+    flow["spec"]["resourceTemplates"] = {
+        "volumeClaimTemplates": [{"metadata": {"name": "work"}, "spec": {}}]
+    }
+    assert invalid_spec_message(flow).startswith(
+        "spec.resourceTemplates.volumeClaimTemplates[0].metadata.name: the flow's copy "
+    )
+    assert "would have 255 characters, more than the 253 a name may have" in invalid_spec_message(
+        flow
+    )

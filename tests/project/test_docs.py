@@ -12,21 +12,32 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
+from tests.support.fakeapiserver import fake_api_server
 from zen_flow.api.fields import field_name
 from zen_flow.api.labels import ANNOTATION_SUSPENDED
 from zen_flow.api.spec import JobFlowSpec
 from zen_flow.api.status import JobFlowStatus
 from zen_flow.gen import apidoc
+from zen_flow.server.settings import PREFIX, Settings, variable_names
 from zen_flow.tools.doccheck.checker import Checker
 from zen_flow.tools.doccheck.commands import Command, kubectl_commands
-from zen_flow.tools.doccheck.manifests import Manifests, pod_templates, project_manifests
-from zen_flow.tools.doccheck.markdown import broken_links, headings
+from zen_flow.tools.doccheck.manifests import (
+    Kustomize,
+    Manifests,
+    kubectl_binary,
+    pod_templates,
+    project_manifests,
+)
+from zen_flow.tools.doccheck.markdown import broken_links, headings, table_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -63,6 +74,23 @@ def command_sources() -> list[Path]:
 
 def test_api_reference_is_generated_from_the_models() -> None:
     assert read("API.md") == apidoc.render(), f"docs/API.md is stale: {apidoc.REGENERATE}"
+
+
+# A default as the reader writes it: a YAML scalar, an empty list or object, or none.
+DEFAULT_CELL = re.compile(
+    r'required|none|`(\[\]|\{\}|-?[0-9.]+|true|false|"[^"<>=]*")`( \(all defaults\))?'
+)
+
+
+def test_api_reference_defaults_are_what_a_user_writes() -> None:
+    rows = table_rows(read("API.md"), "Field")
+    assert rows, "no field tables in docs/API.md"
+    odd = [
+        f"{row['Field']}: {row['Default']}"
+        for row in rows
+        if not DEFAULT_CELL.fullmatch(row["Default"])
+    ]
+    assert odd == [], "a Python value leaked into the reference (gen/apidoc.py)"
 
 
 def model_fields() -> list[tuple[type[BaseModel], str]]:
@@ -178,6 +206,49 @@ def test_environment_variables_exist_in_the_code(name: str) -> None:
     assert unknown == []
 
 
+def documented_default(value: object) -> set[str]:
+    """How a settings table may show a default."""
+    if value is False:
+        return {"unset", "off"}
+    return {f"`{value}`"}
+
+
+SETTINGS_TABLES = [ROOT / "README.md", DOCS / "OPERATOR_GUIDE.md"]
+
+
+@pytest.mark.parametrize("path", SETTINGS_TABLES, ids=lambda p: p.name)
+def test_settings_tables_list_every_setting_with_its_default(path: Path) -> None:
+    rows = {
+        row["variable"].strip("`"): row
+        for row in table_rows(path.read_text(), "variable")
+        if row["variable"].startswith("`ZEN_FLOW_")
+    }
+    assert sorted(rows) == sorted(variable_names())
+    defaults = {PREFIX + f.name.upper(): f.default for f in dataclasses.fields(Settings)}
+    wrong = [
+        f"{name}: {rows[name]['default']} (the code says {defaults[name]})"
+        for name in rows
+        if rows[name]["default"] not in documented_default(defaults[name])
+    ]
+    assert wrong == []
+
+
+@pytest.mark.slow
+def test_the_operator_guide_gives_the_deployments_values(manifests: Manifests) -> None:
+    deployment = manifests.find("Deployment", "zen-flow-hooks")[0]
+    [container] = pod_templates(deployment)[0]["spec"]["containers"]
+    env = {item["name"]: str(item["value"]) for item in container.get("env", [])}
+    defaults = {PREFIX + f.name.upper(): f.default for f in dataclasses.fields(Settings)}
+    rows = table_rows(read("OPERATOR_GUIDE.md"), "variable")
+    wrong = []
+    for row in rows:
+        name = row["variable"].strip("`")
+        expected = {f"`{env[name]}`"} if name in env else documented_default(defaults.get(name))
+        if row["in the Deployment"] not in expected:
+            wrong.append(f"{name}: {row['in the Deployment']} (the Deployment: {expected})")
+    assert wrong == []
+
+
 @pytest.mark.parametrize("name", MY_DOCS)
 def test_metric_names_exist_in_the_code(name: str) -> None:
     metrics = ROOT / "hooks" / "zen_flow" / "server" / "metrics.py"
@@ -271,3 +342,86 @@ def test_the_docs_show_kubectl_commands() -> None:
     """Guard the checker itself: it must find the commands the docs are made of."""
     found = {path.name for path, _ in all_commands()}
     assert {"USER_GUIDE.md", "OPERATOR_GUIDE.md", "DISASTER_RECOVERY.md"} <= found
+
+
+# --- what the user guide says kubectl does with a key given twice ------------------------------
+
+TWICE = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: twice\ndata:\n  a: first\n  a: last\n"
+
+
+@pytest.mark.slow
+def test_kubectl_apply_f_keeps_the_last_of_a_repeated_key_without_a_word(
+    tmp_path: Path,
+) -> None:
+    """As the user guide says: the YAML becomes JSON on the client, so the API server's
+    strict field validation, which kubectl asks for, never sees the first key."""
+    (tmp_path / "twice.yaml").write_text(TWICE)
+    with fake_api_server(tmp_path) as (kubeconfig, received):
+        done = subprocess.run(
+            [kubectl_binary(ROOT), "--kubeconfig", str(kubeconfig), "create", "-f", "twice.yaml"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert "already defined" not in done.stderr
+    [(path, body)] = received
+    assert "fieldValidation=Strict" in path
+    assert json.loads(body)["data"] == {"a": "last"}
+    assert "keeping only the last of the repeated" in read("USER_GUIDE.md")
+
+
+@pytest.mark.slow
+def test_kubectl_apply_k_refuses_a_repeated_key(tmp_path: Path) -> None:
+    (tmp_path / "twice.yaml").write_text(TWICE)
+    (tmp_path / "kustomization.yaml").write_text("resources: [twice.yaml]\n")
+    done = subprocess.run(
+        [kubectl_binary(ROOT), "kustomize", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert 'mapping key "a" already defined at line 6' in done.stderr
+    assert "`kubectl apply -k` (kustomize) refuses the file" in read("USER_GUIDE.md")
+
+
+# --- who holds credentials; what needs the network ---------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_operator_guide_names_every_component_with_api_credentials(
+    manifests: Manifests, tmp_path: Path
+) -> None:
+    """A workload whose pod gets its ServiceAccount's token has API credentials."""
+    backup = Kustomize(kubectl_binary(ROOT), tmp_path).with_component(
+        ROOT / "deploy" / "components" / "backup", ROOT / "deploy"
+    )
+    credentialed = {
+        template["spec"]["serviceAccountName"]
+        for obj in [*manifests.objects, *backup]
+        if obj["metadata"].get("namespace") == "zen-flow-system"
+        for template in pod_templates(obj)
+        if template["spec"].get("automountServiceAccountToken") is not False
+        and template["spec"].get("serviceAccountName")
+    }
+    assert credentialed == {"zen-flow-janitor", "zen-flow-backup"}
+    guide = read("OPERATOR_GUIDE.md")
+    security = guide.split("## Security")[1].split("\n## ")[0]
+    assert all(f"`{account}`" in security for account in credentialed)
+    assert "only zen-flow component with API credentials" not in guide
+
+
+def test_the_readme_says_which_install_needs_the_network() -> None:
+    remote = [
+        path.parent.relative_to(ROOT).as_posix()
+        for path in ROOT.glob("**/kustomization.yaml")
+        if ".venv" not in path.parts and re.search(r"^\s*- https?://", path.read_text(), re.M)
+    ]
+    assert remote == ["metacontroller/install"]
+    readme = (ROOT / "README.md").read_text()
+    assert "`metacontroller/install/` builds on" in readme
+    assert "needs network access" in readme

@@ -13,11 +13,15 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from zen_flow.api.group import API_VERSION, KIND, VERSION
 from zen_flow.api.labels import ANNOTATION_SUSPENDED
 from zen_flow.api.spec import BackoffType, JobFlowSpec
+from zen_flow.spec.templates import resolved_template
+from zen_flow.tools import cli
 from zen_flow.tools.crdschema import object_errors, version_schema
+from zen_flow.tools.doccheck.examples import SimulationClaim, simulation_claims
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -85,12 +89,16 @@ def test_example_validates_against_the_crd_schema(path: Path) -> None:
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
 def test_example_images_are_pinned(path: Path) -> None:
     spec = JobFlowSpec.model_validate(load(path)["spec"])
-    for step in spec.steps:
-        if step.template is None:
-            continue
-        for container in step.template.spec.template.spec.containers:
+    # Named templates as each step runs them, placeholders substituted.
+    templates = [
+        (s.name, resolved_template(spec, s))
+        for s in spec.all_steps
+        if s.template is not None or s.template_ref is not None
+    ]
+    for owner, template in templates:
+        for container in template.spec.template.spec.containers:
             name, _, tag = container.image.rpartition(":")
-            assert name and tag and tag != "latest", f"{step.name}: pin {container.image}"
+            assert name and tag and tag != "latest", f"{owner}: pin {container.image}"
 
 
 def test_dag_example_fans_out_and_in_and_uses_resources_by_short_name() -> None:
@@ -105,7 +113,7 @@ def test_dag_example_fans_out_and_in_and_uses_resources_by_short_name() -> None:
             dependents.setdefault(dependency, []).append(step.name)
     assert any(len(children) > 1 for children in dependents.values()), "no fan-out"
     assert any(len(step.dependencies) > 1 for step in spec.steps), "no fan-in"
-    pods = str([s.job_template.spec.template.model_dump(by_alias=True) for s in spec.steps])
+    pods = str([spec.template_of(s).spec.template.model_dump(by_alias=True) for s in spec.steps])
     for name in config_maps:
         assert f"'name': '{name}'" in pods, f"ConfigMap {name} is not used by short name"
     for name in claims:
@@ -157,3 +165,35 @@ def _broken(change: str) -> dict[str, Any]:
 def test_crd_schema_rejects_a_broken_flow(change: str) -> None:
     """The validator really applies the CRD: what kubectl apply refuses, it refuses too."""
     assert object_errors(_broken(change), crd_schema()) != []
+
+
+# --- what the comments promise a simulation shows ----------------------------------------------
+
+
+def final_phases(output: str) -> tuple[dict[str, str], str | None]:
+    """The STEP table and the flow's phase that ``zen-flow simulate`` prints last."""
+    lines = output.splitlines()
+    table = lines[lines.index(next(line for line in lines if line.startswith("STEP"))) + 1 :]
+    steps = {line.split()[0]: line.split()[1] for line in table if line.strip()}
+    flow = next((line.split()[2] for line in lines if line.startswith("flow ")), None)
+    return steps, flow
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
+def test_example_says_how_to_simulate_it_and_what_happens(path: Path) -> None:
+    assert simulation_claims(path), f"{path.name}: no 'zen-flow simulate' with 'Expected:'"
+
+
+CLAIMS = [claim for path in EXAMPLE_FILES for claim in simulation_claims(path)]
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.where)
+def test_simulating_an_example_as_its_comment_says_gives_what_it_expects(
+    claim: SimulationClaim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(cli.main, claim.args)
+    steps, flow = final_phases(result.stdout)
+    assert steps == claim.steps, f"{claim.where}: {' '.join(claim.args)}"
+    assert flow == claim.flow
+    assert result.exit_code == {"Succeeded": 0, "Failed": 3}.get(flow or "", 4)

@@ -18,7 +18,8 @@ import yaml
 from tests.support.manifests import ROOT, Obj, env_of, of_kind, pick, pod_spec, script_of
 from zen_flow.api.status import FlowPhase
 from zen_flow.gen.crd import crd
-from zen_flow.tools.doccheck.manifests import Kustomize, kubectl_binary
+from zen_flow.tools.doccheck.manifests import Kustomize, kubectl_binary, pod_templates
+from zen_flow.tools.doccheck.podsecurity import restricted_problems
 from zen_flow.tools.doccheck.resources import CLUSTER_SCOPED
 
 # Renders every kustomization with kubectl, or runs the benchmarks: slow.
@@ -276,6 +277,20 @@ def test_network_policy_admits_only_metacontroller_and_monitoring(deploy: list[O
 def test_namespace_enforces_restricted_pod_security(deploy: list[Obj]) -> None:
     labels = pick(deploy, "Namespace", NAMESPACE)["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_every_pod_of_the_install_meets_the_restricted_level(
+    deploy: list[Obj], with_components: dict[str, list[Obj]]
+) -> None:
+    objects = deploy + [o for objs in with_components.values() for o in objs]
+    problems = {
+        f"{obj['kind']} {obj['metadata']['name']}: {problem}"
+        for obj in objects
+        if obj["metadata"].get("namespace") == NAMESPACE
+        for template in pod_templates(obj)
+        for problem in restricted_problems(template["spec"])
+    }
+    assert sorted(problems) == []
 
 
 # --- the CompositeController ----------------------------------------------------------------------

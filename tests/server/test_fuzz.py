@@ -80,6 +80,43 @@ def corpus_flows() -> Iterator[dict[str, Any]]:
         step("d", "b", "c", when="steps.b.phase == 'Failed' || steps['c'].phase != 'Skipped'"),
         executionPolicy={"activeDeadlineSeconds": 600, "backoffLimit": 3},
     )
+    work = {
+        "name": "work",
+        "parameters": [{"name": "what"}],
+        "template": {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "main",
+                                "image": "busybox:1.36",
+                                "command": ["echo", "{{params.what}}"],
+                            }
+                        ]
+                    }
+                }
+            }
+        },
+    }
+    yield jobflow(
+        "large",
+        {
+            "name": "list",
+            "templateRef": "work",
+            "arguments": {"what": "list"},
+            "outputs": {"parameters": [{"name": "version"}]},
+        },
+        step("each", "list", withItems=["a", 1, {"b": [2]}], parallelism=2, retryPolicy=retry),
+        step("param", "list", withParam={"step": "list", "parameter": "version"}),
+        templates=[work],
+        **{
+            "finally": [
+                step("cleanup"),
+                step("report", "cleanup", when="flow.phase == 'Failed' && flow.reason != ''"),
+            ]
+        },
+    )
 
 
 @cache

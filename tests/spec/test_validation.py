@@ -67,7 +67,7 @@ def test_cross_field_problems_together() -> None:
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ({"steps": []}, "spec.steps: List should have at least 1 item"),
+        ({"steps": []}, "spec.steps: a flow needs at least one step"),
         ({}, "spec.steps: required field is missing"),
         (
             {"steps": [{"name": "a", "template": {"spec": {"template": {"spec": {}}}}}]},
@@ -75,29 +75,35 @@ def test_cross_field_problems_together() -> None:
         ),
         (
             {"steps": [{"name": "a", "template": {**job_template(), "kind": "Pod"}}]},
-            "spec.steps[0].template.kind: Input should be 'Job'",
+            'spec.steps[0].template.kind: must be "Job" (got "Pod")',
         ),
         (
             {"steps": [step("a", timeoutSeconds=0)]},
-            "spec.steps[0].timeoutSeconds: Input should be greater than 0",
+            "spec.steps[0].timeoutSeconds: must be more than 0 (got 0)",
         ),
         (
             {"steps": [step("a", retryPolicy={"backoff": {"type": "Random"}})]},
-            "spec.steps[0].retryPolicy.backoff.type: Input should be 'Fixed', 'Linear' or",
+            'spec.steps[0].retryPolicy.backoff.type: must be one of "Fixed", "Linear" or '
+            '"Exponential" (got "Random")',
         ),
         (
             {"steps": [step("a", retryPolicy={"backoff": {"duration": "10 minutes"}})]},
-            "spec.steps[0].retryPolicy.backoff.duration",
+            'spec.steps[0].retryPolicy.backoff.duration: invalid duration "10 minutes": '
+            'use e.g. "30s", "10m", "1h30m", "500ms"',
         ),
         (
             {"steps": [step("a", retryPolicy={"limit": -1})]},
-            "spec.steps[0].retryPolicy.limit: Input should be greater than or equal to 0",
+            "spec.steps[0].retryPolicy.limit: must be at least 0 (got -1)",
         ),
         (
             {"steps": [step("a")], "executionPolicy": {"concurrencyPolicy": "Sometimes"}},
-            "spec.executionPolicy.concurrencyPolicy",
+            'spec.executionPolicy.concurrencyPolicy: must be one of "Allow", "Forbid" or '
+            '"Replace" (got "Sometimes")',
         ),
-        ({"steps": [step("a", colour="red")]}, "spec.steps[0].colour: unknown field"),
+        (
+            {"steps": [step("a", colour="red")]},
+            "spec.steps[0].colour: unknown field (fields here: name, dependencies, type, template,",
+        ),
         (
             {
                 "steps": [
@@ -117,7 +123,8 @@ def test_cross_field_problems_together() -> None:
                     )
                 ]
             },
-            "spec.steps[0].template.spec.template.spec.restartPolicy: Input should be",
+            'spec.steps[0].template.spec.template.spec.restartPolicy: must be "OnFailure" '
+            'or "Never" (got "Always")',
         ),
     ],
 )
@@ -227,3 +234,44 @@ def test_labels_and_annotations_kubernetes_accepts_pass() -> None:
     }
     spec = parse_spec({"steps": [step("a", metadata=metadata)]})
     assert spec.steps[0].metadata is not None
+
+
+def test_an_unknown_step_close_to_a_known_one_is_suggested() -> None:
+    spec = {
+        "steps": [
+            step("load"),
+            step("report", "lod", when="steps.laod.phase == 'Succeeded'"),
+        ]
+    }
+    assert problems(spec) == [
+        'spec.steps[1].dependencies[0]: unknown step "lod" (did you mean "load"?)',
+        'spec.steps[1].when: refers to unknown step "laod" (did you mean "load"?)',
+    ]
+
+
+def pod(**fields: Any) -> dict[str, Any]:
+    return {"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {"spec": fields}}}
+
+
+def test_a_pod_template_the_api_server_would_refuse_is_an_invalid_spec() -> None:
+    where = "spec.steps[0].template.spec.template.spec"
+    template = pod(
+        initContainers=[{"name": "main", "image": "busybox:1.36"}],
+        containers=[
+            {"name": "main", "image": "busybox:1.36"},
+            {
+                "name": "Side_Car",
+                "image": "busybox:1.36",
+                "volumeMounts": [{"name": "work", "mountPath": "/work"}],
+            },
+        ],
+        volumes=[{"name": "cache", "emptyDir": {}}],
+    )
+    assert problems({"steps": [step("a", template=template)]}) == [
+        f'{where}.containers[0].name: duplicate container name "main" '
+        f"(also {where}.initContainers[0])",
+        f'{where}.containers[1].name: container name "Side_Car": at most 63 lowercase letters, '
+        "digits and '-', starting and ending with a letter or digit",
+        f'{where}.containers[1].volumeMounts[0].name: no volume "work" in the pod '
+        "(its volumes: cache)",
+    ]

@@ -82,7 +82,7 @@ def measured(build: object) -> int:
 @pytest.mark.parametrize("terms", [1, 10, 60])
 def test_the_program_cache_counts_at_least_what_a_program_holds(terms: int) -> None:
     """The caches are bounded by estimated bytes: the estimate must not be below the truth."""
-    source = " || ".join(f"steps.a.phase == 'S{terms}-{i}'" for i in range(terms))
+    source = " || ".join(f"steps.a.outputs.x == 'S{terms}-{i}'" for i in range(terms))
     when.clear_caches()
     actual = measured(lambda: when._program(source))
     assert when._program(source).size >= actual
@@ -105,3 +105,136 @@ def test_the_spec_cache_counts_at_least_what_a_spec_holds(steps: int) -> None:
     per_step = validation.SPEC_BYTES_PER_STEP + validation.SPEC_DERIVED_BYTES_PER_STEP
     assert estimate + per_step * steps >= actual
     assert validation.cache_bytes() == estimate + per_step * steps
+
+
+# --- messages a user reads ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "steps.a.phase = 'Succeeded'",
+            'does not parse as CEL: column 15: found "=" where an operator (e.g. ==, !=, <, '
+            "in, &&, ||) or the end of the condition was expected (write == to compare)",
+        ),
+        (
+            "steps.a.phase == 'Succeeded' and steps.b.phase == 'Failed'",
+            'does not parse as CEL: column 30: found "and" where an operator (e.g. ==, !=, <, '
+            "in, &&, ||) or the end of the condition was expected (CEL writes && for and)",
+        ),
+        (
+            "(steps.a.phase == 'Succeeded'",
+            'does not parse as CEL: column 30: found the end of the condition where ")" was '
+            "expected",
+        ),
+        (
+            "steps.a.phase == 'Succeeded",
+            "does not parse as CEL: column 18: found a string that is never closed where a "
+            "value (e.g. steps.extract.phase, 'Succeeded', 3, true, or '(') was expected (end "
+            "a string with the quote that starts it)",
+        ),
+        (
+            "steps.a.phase == 'Succeeded' &&\n  steps.b.phase = 'Failed'",
+            'does not parse as CEL: line 2, column 17: found "="',
+        ),
+    ],
+)
+def test_a_syntax_error_says_where_and_what_was_expected_in_one_line(
+    source: str, message: str
+) -> None:
+    with pytest.raises(WhenError) as raised:
+        compile_when(source)
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "steps.a.phse == 'Succeeded'",
+            'steps.a has no field "phse": a step has phase and outputs.<parameter>; '
+            "did you mean steps.a.phase?",
+        ),
+        (
+            "steps.a.status == 'Succeeded'",
+            'steps.a has no field "status": a step has phase and outputs.<parameter>',
+        ),
+        (
+            "steps.a.phase",
+            "gives a string, steps.a.phase, not true or false: compare it, "
+            "e.g. steps.a.phase == 'Succeeded'",
+        ),
+        (
+            "steps.a.outputs.rows",
+            "gives a string, steps.a.outputs.rows, not true or false: compare it, "
+            "e.g. steps.a.outputs.rows == 'yes'",
+        ),
+        (
+            "steps.a.phase == 'Succeeded' ? 'yes' : 'no'",
+            "gives a string, 'no', not true or false",
+        ),
+        ("size(steps.a.outputs.rows)", "gives a number (size()), not true or false"),
+        (
+            "steps.a",
+            "steps.a is a step, not a value: read steps.a.phase or steps.a.outputs.<parameter>",
+        ),
+        ("steps.a.phase.length == 1", 'steps.a.phase is a string: it has no field "length"'),
+        (
+            "steps.load-db.phase == 'Succeeded'",
+            "steps.load-db.phase reads as steps.load minus db.phase: write a step name with "
+            "a dash as steps['load-db'].phase",
+        ),
+        (
+            "steps.a.phase == 'Succeded'",
+            "'Succeded' is not a phase: a step's phase is one of Pending, Running, Succeeded, "
+            "Failed or Skipped; did you mean 'Succeeded'?",
+        ),
+        ("steps.a.phase in ['Succeeded', 'skipped']", "'skipped' is not a phase"),
+    ],
+)
+def test_what_can_only_fail_at_run_time_is_refused_before(source: str, message: str) -> None:
+    with pytest.raises(WhenError) as raised:
+        compile_when(source)
+    assert str(raised.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "steps['a'].phase in ['Succeeded', 'Skipped']",
+        "'Failed' != steps.a.phase",
+        "steps['a']['phase'] == 'Failed'",
+        "has(steps.a.outputs.rows) && steps.a.outputs['rows'] == '3'",
+        "steps.a.phase == 'Succeeded' ? true : steps.a.outputs.x.startsWith('y')",
+        "size(steps.a.outputs) > 0",
+    ],
+)
+def test_what_a_step_has_is_accepted_in_every_form(source: str) -> None:
+    assert compile_when(source).steps == frozenset({"a"})
+
+
+def test_a_structural_problem_is_reported_before_a_wrong_phase() -> None:
+    with pytest.raises(WhenError, match="quoted step name"):
+        compile_when("steps['a' + ''].phase == 'a'")
+
+
+def test_a_pattern_re2_cannot_compile_is_refused_before_it_runs(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(WhenError) as raised:
+        compile_when("steps.a.outputs.v.matches('^v[0-9+$')")
+    assert str(raised.value) == ("matches('^v[0-9+$'): not a regular expression: missing ]: [0-9+$")
+    assert capfd.readouterr().err == "", "the regular expression library stays quiet"
+    assert compile_when("matches(steps.a.outputs.v, '^v[0-9]+$')").steps == {"a"}
+
+
+def test_reading_an_output_that_is_not_there_says_how_to_guard_it() -> None:
+    condition = compile_when("steps.a.outputs.rows == '3'")
+    with pytest.raises(WhenError) as raised:
+        condition.evaluate({"a": {"phase": "Succeeded", "outputs": {}}})
+    assert str(raised.value) == (
+        'evaluating "steps.a.outputs.rows == \'3\'": no output "rows" (outputs are not '
+        "collected yet); test for one with has(), e.g. has(steps.<name>.outputs.rows)"
+    )

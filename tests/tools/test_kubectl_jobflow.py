@@ -354,6 +354,26 @@ def test_get_gives_the_message_of_failed_skipped_and_waiting_steps(cluster: Clus
     assert table["gate"][-1] == "transform failed"
 
 
+def test_get_shows_the_items_of_fan_out_and_the_finally_steps(cluster: Cluster) -> None:
+    each = state("each", "Failed", "FailedIndexes", message="attempt 1 failed: FailedIndexes")
+    each["items"] = {"total": 10, "succeeded": 8, "failedIndexes": "3,7"}
+    cleanup = state("cleanup", "Running", "JobRunning", attempt=1)
+    flow = jobflow(
+        "fan",
+        job_step("each", withItems=list(range(10))),
+        flow_status=status("Running", "RunningFinally", each, cleanup),
+    )
+    flow["spec"]["finally"] = [job_step("cleanup")]
+    cluster.write(jobflows=[flow])
+    table = rows(ok(cluster.run("get", "fan")))
+    assert table["each"][-1] == (
+        "8/10 items done, failed indexes 3,7; attempt 1 failed: FailedIndexes"
+    )
+    assert table["cleanup"][:2] == ["cleanup", "Running"]
+    tree = ok(cluster.run("tree", "fan")).splitlines()
+    assert tree[tree.index("finally 1 (after every step)") + 1].split()[1] == "cleanup"
+
+
 def test_get_says_how_to_decide_a_step_awaiting_approval(etl: Cluster) -> None:
     table = rows(ok(etl.run("get", "etl")))
     assert table["gate"] == [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 MAX_LABEL = 63
+MAX_OBJECT_NAME = 253
 
 
 def _digest(*parts: str, length: int = 6) -> str:
@@ -38,3 +39,14 @@ def label_value(text: str) -> str:
 def resource_name(flow: str, name: str) -> str:
     """The flow's copy of a resource template: ``<flow>-<name>``."""
     return f"{flow}-{name}"
+
+
+def items_name(flow: str, flow_uid: str, step: str, items_digest: str) -> str:
+    """The ConfigMap of a fan-out step's items: ``<flow>-<step>-items-<hash>``.
+
+    The hash covers the items themselves, so the ConfigMap never changes once created (it is
+    immutable), a retry with the same items reuses it, and items that change (a rerun of
+    the step that wrote them) get a ConfigMap of their own.
+    """
+    suffix = f"-items-{_digest(flow_uid, flow, step, items_digest, length=10)}"
+    return _fit(f"{flow}-{step}", suffix, MAX_OBJECT_NAME)

@@ -36,6 +36,9 @@ class StepReason(StrEnum):
     OUTPUT_MISSING = "OutputMissing"
     OUTPUTS_UNAVAILABLE = "OutputsUnavailable"
     INPUT_UNAVAILABLE = "InputUnavailable"
+    NO_ITEMS = "NoItems"
+    STATUS_TOO_LARGE = "StatusTooLarge"
+    INVALID_ITEMS = "InvalidItems"
 
 
 class FlowReason(StrEnum):
@@ -52,6 +55,9 @@ class FlowReason(StrEnum):
     TERMINATED = "Terminated"
     RERUN = "Rerun"
     AWAITING_APPROVAL = "AwaitingApproval"
+    RUNNING_FINALLY = "RunningFinally"
+    FINALLY_STEP_FAILED = "FinallyStepFailed"
+    STATUS_TOO_LARGE = "StatusTooLarge"
     INVALID_SPEC = "InvalidSpec"
     SPEC_VALID = "SpecValid"
 

@@ -9,6 +9,7 @@ Cross-field rules (unique names, dependencies, cycles, ``when`` references) live
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -41,6 +42,10 @@ IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # The approval annotation ``workflow.zen.io/approve-<step>`` must be a valid annotation key,
 # whose name part has at most 63 characters.
 MAX_APPROVAL_STEP_NAME = 63 - len("approve-")
+MAX_TEMPLATES = 200
+MAX_ITEMS = 20_000  # items of one fan-out step: an Indexed Job's completions
+MAX_PARALLELISM = 10_000
+MAX_FINALLY = 100
 Duration = Annotated[
     str, StringConstraints(pattern=DURATION_PATTERN, max_length=MAX_DURATION_LENGTH)
 ]
@@ -425,7 +430,38 @@ class Step(ApiModel):
         ),
     )
     template: JobTemplate | None = Field(
-        default=None, description="The batch/v1 Job run for each attempt (type Job only)."
+        default=None,
+        description="The batch/v1 Job run for each attempt (type Job; or templateRef).",
+    )
+    template_ref: str | None = Field(
+        default=None,
+        pattern=DNS1123_LABEL,
+        max_length=MAX_NAME_LENGTH,
+        description="Instead of template: the name of one of spec.templates.",
+    )
+    arguments: dict[str, str] | None = Field(
+        default=None,
+        max_length=MAX_PARAMETERS,
+        description="With templateRef: values of the template's parameters, by name.",
+    )
+    with_items: list[Any] | None = Field(
+        default=None,
+        max_length=MAX_ITEMS,
+        description=(
+            "Run the step once per item, as one Indexed Job: the pod of index i reads its "
+            "item from /etc/zen-flow/items/<i> (i is $JOB_COMPLETION_INDEX; values other "
+            "than strings as JSON)."
+        ),
+    )
+    with_param: StepOutputRef | None = Field(
+        default=None,
+        description="Like withItems, with the items a JSON list in an upstream step's output.",
+    )
+    parallelism: int | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_PARALLELISM,
+        description="With withItems or withParam: items run at once (default: all).",
     )
     metadata: StepMetadata | None = Field(
         default=None, description="Extra labels and annotations of the Job."
@@ -459,15 +495,43 @@ class Step(ApiModel):
     )
 
     @property
-    def job_template(self) -> JobTemplate:
-        """The template of a Job step (validation guarantees one)."""
-        if self.template is None:
-            raise ValueError(f'step "{self.name}" has no template')
-        return self.template
-
-    @property
     def output_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.outputs.parameters) if self.outputs else ()
+
+    @property
+    def fans_out(self) -> bool:
+        return self.with_items is not None or self.with_param is not None
+
+
+class TemplateParameter(ApiModel):
+    """A parameter of a named template; a step's ``arguments`` give its value."""
+
+    name: str = Field(
+        pattern=IDENTIFIER,
+        max_length=MAX_NAME_LENGTH,
+        description="Used in the template as {{params.<name>}}.",
+    )
+    default: str | None = Field(
+        default=None,
+        max_length=MAX_PARAMETER_VALUE,
+        description="Value when a step gives none; without it, every step must give one.",
+    )
+
+
+class NamedTemplate(ApiModel):
+    """A Job template that steps use by name (``templateRef``), with parameters."""
+
+    name: str = Field(
+        pattern=DNS1123_LABEL,
+        max_length=MAX_NAME_LENGTH,
+        description="Name that steps give as templateRef.",
+    )
+    parameters: list[TemplateParameter] = Field(
+        default_factory=list,
+        max_length=MAX_PARAMETERS,
+        description="Parameters, substituted as {{params.<name>}} in every string of template.",
+    )
+    template: JobTemplate = Field(description="The batch/v1 Job, as in a step's template.")
 
 
 class JobFlowSpec(ApiModel):
@@ -479,6 +543,41 @@ class JobFlowSpec(ApiModel):
     resource_templates: ResourceTemplates | None = Field(
         default=None, description="PVCs and ConfigMaps created before any step starts."
     )
+    templates: list[NamedTemplate] = Field(
+        default_factory=list,
+        max_length=MAX_TEMPLATES,
+        description="Job templates that steps use by name (templateRef).",
+    )
     steps: list[Step] = Field(
         min_length=1, max_length=MAX_STEPS, description="The steps of the DAG."
     )
+    finally_: list[Step] = Field(
+        default_factory=list,
+        max_length=MAX_FINALLY,
+        alias="finally",
+        description=(
+            "Steps that run once every step has finished, whatever the outcome (cleanup, "
+            "notification); they may depend on each other and read flow.phase in when."
+        ),
+    )
+
+    @cached_property
+    def all_steps(self) -> tuple[Step, ...]:
+        """The steps, then the finally steps."""
+        return (*self.steps, *self.finally_)
+
+    @cached_property
+    def templates_by_name(self) -> dict[str, NamedTemplate]:
+        """The named templates; of two with one name (refused), the first."""
+        found: dict[str, NamedTemplate] = {}
+        for template in self.templates:
+            found.setdefault(template.name, template)
+        return found
+
+    def template_of(self, step: Step) -> JobTemplate:
+        """The Job template a step runs, before substitution (validation guarantees one)."""
+        if step.template is not None:
+            return step.template
+        if step.template_ref is not None and step.template_ref in self.templates_by_name:
+            return self.templates_by_name[step.template_ref].template
+        raise ValueError(f'step "{step.name}" has no template')

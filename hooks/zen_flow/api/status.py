@@ -66,6 +66,18 @@ class FailedAttempt(StatusModel):
     finish_time: str = Field(description="When the attempt failed (RFC 3339).")
 
 
+class ItemsStatus(StatusModel):
+    """Progress of a fan-out step's current attempt: counts, never one record per item."""
+
+    total: int = Field(description="Items of the attempt (the Indexed Job's completions).")
+    succeeded: int = Field(default=0, description="Items whose pod succeeded.")
+    failed_indexes: str | None = Field(
+        default=None,
+        description='Indexes that failed for good, as the Job reports them ("1,3-5"; '
+        "with backoffLimitPerIndex).",
+    )
+
+
 def _empty(value: object) -> bool:
     return not value
 
@@ -108,6 +120,9 @@ class StepStatus(StatusModel):
     )
     outputs: dict[str, str] = Field(
         default_factory=dict, exclude_if=_empty, description="Output parameters."
+    )
+    items: ItemsStatus | None = Field(
+        default=None, description="A fan-out step's items (withItems or withParam)."
     )
 
 

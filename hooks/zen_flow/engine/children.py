@@ -22,7 +22,7 @@ from zen_flow.api.labels import (
     reserved_annotation,
     reserved_label,
 )
-from zen_flow.api.naming import label_value, resource_name
+from zen_flow.api.naming import items_name, label_value, resource_name
 from zen_flow.api.spec import (
     ConfigMapTemplate,
     JobFlowSpec,
@@ -34,6 +34,8 @@ from zen_flow.api.spec import (
 from zen_flow.engine.observe import FlowIdentity, ObservedChild
 from zen_flow.engine.plan import JobToCreate
 from zen_flow.engine.wire import Child
+from zen_flow.spec.fanout import ITEMS_PATH, ITEMS_VOLUME, items_digest
+from zen_flow.spec.templates import resolved_template
 
 Desired = msgspec.Raw | dict[str, Any]
 
@@ -55,9 +57,9 @@ def flow_labels(flow: FlowIdentity) -> dict[str, str]:
 def render_job(
     flow: FlowIdentity, spec: JobFlowSpec, job: JobToCreate, suspend: bool
 ) -> dict[str, Any]:
-    """The Job of one attempt of one step."""
+    """The Job of one attempt of one step (an Indexed Job when the step fans out)."""
     step = job.step
-    template = step.job_template
+    template = resolved_template(spec, step)
     step_meta = step.metadata or _NO_STEP_METADATA
     job_meta = template.metadata or _NO_JOB_METADATA
     ours = {**flow_labels(flow), LABEL_STEP: step.name, LABEL_ATTEMPT: str(job.attempt)}
@@ -76,6 +78,8 @@ def render_job(
     pod_spec.setdefault("restartPolicy", template.spec.template.spec.restart_policy)
     _add_environment(pod_spec, job.env)
     _rewrite_references(pod_spec, flow, spec)
+    if job.items is not None:
+        _fan_out(job_spec, len(job.items), step.parallelism, items_config_map_name(flow, job))
     if job.active_deadline_seconds is not None:
         job_spec["activeDeadlineSeconds"] = job.active_deadline_seconds
     flow_policy = spec.execution_policy.pod_failure_policy
@@ -94,6 +98,45 @@ def render_job(
     if annotations:
         metadata["annotations"] = annotations
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}
+
+
+def items_config_map_name(flow: FlowIdentity, job: JobToCreate) -> str:
+    return items_name(flow.name, flow.uid, job.step.name, items_digest(job.items or ()))
+
+
+def render_items(flow: FlowIdentity, job: JobToCreate) -> dict[str, Any]:
+    """The immutable ConfigMap that holds a fan-out attempt's items, key ``i`` for index i."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": items_config_map_name(flow, job),
+            "namespace": flow.namespace,
+            "labels": {**flow_labels(flow), LABEL_STEP: job.step.name},
+        },
+        "immutable": True,
+        "data": {str(index): text for index, text in enumerate(job.items or ())},
+    }
+
+
+def _fan_out(job_spec: dict[str, Any], count: int, parallelism: int | None, items: str) -> None:
+    """One completion per item, ``parallelism`` (the step's, else the template's, else all)
+    at once; every container sees the items at ``ITEMS_PATH``."""
+    job_spec["completionMode"] = "Indexed"
+    job_spec["completions"] = count
+    if parallelism is not None or not isinstance(job_spec.get("parallelism"), int):
+        job_spec["parallelism"] = min(parallelism or count, count)
+    pod_spec = job_spec["template"]["spec"]
+    volume = {"name": ITEMS_VOLUME, "configMap": {"name": items}}
+    pod_spec["volumes"] = [*_list(pod_spec.get("volumes")), volume]
+    mount = {"name": ITEMS_VOLUME, "mountPath": ITEMS_PATH, "readOnly": True}
+    for group in ("initContainers", "containers"):
+        for container in _dicts(pod_spec.get(group)):
+            container["volumeMounts"] = [*_list(container.get("volumeMounts")), mount]
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _labels(labels: dict[str, str]) -> dict[str, str]:

@@ -35,7 +35,7 @@ def customize(body: bytes) -> dict[str, Any]:
         spec = parse_spec(bytes(parent.spec))
     except InvalidSpecError:
         return {"relatedResources": []}  # the sync hook reports why
-    steps = sorted(step.name for step in spec.steps if step.output_names)
+    steps = sorted(step.name for step in spec.all_steps if step.output_names)
     if not steps:
         return {"relatedResources": []}
     selector = {

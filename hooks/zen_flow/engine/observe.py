@@ -36,8 +36,10 @@ from zen_flow.api.spec import JobFlowSpec
 from zen_flow.api.status import JobFlowStatus
 from zen_flow.api.times import parse_time_or
 from zen_flow.engine.outputs import PodOutputs, pod_outputs
+from zen_flow.engine.size import size_problems
 from zen_flow.engine.status import read_status
 from zen_flow.engine.wire import Child, ChildSpec, HookRequest, Memo
+from zen_flow.spec.names import name_problems
 from zen_flow.spec.validation import InvalidSpecError, Problem, parse_spec
 
 
@@ -91,6 +93,9 @@ class ObservedJob:
     suspended: bool
     suspended_by_flow: bool
     queued_by_kueue: bool
+    completions: int | None = None  # an Indexed Job's items
+    succeeded: int = 0  # its pods that succeeded: items done
+    failed_indexes: str | None = None
 
     @property
     def name(self) -> str:
@@ -115,6 +120,7 @@ class Observation:
     suspended: bool
     terminate: bool = False
     rerun_token: str | None = None  # the workflow.zen.io/rerun annotation, if set
+    annotations: dict[str, str] = field(default_factory=dict)  # the flow's own
     approvals: dict[str, str] = field(default_factory=dict)  # step: "true", "false", ...
     pod_outputs: dict[tuple[str, int], PodOutputs] = field(default_factory=dict)
     jobs: dict[tuple[str, int], ObservedJob] = field(default_factory=dict)
@@ -155,6 +161,7 @@ def observe(request: HookRequest) -> Observation:
         suspended=_true(annotations.get(ANNOTATION_SUSPENDED)),
         terminate=_true(annotations.get(ANNOTATION_TERMINATE)),
         rerun_token=annotations.get(ANNOTATION_RERUN, "").strip() or None,
+        annotations=dict(annotations),
         approvals={
             key.removeprefix(ANNOTATION_APPROVE_PREFIX): value.strip().lower()
             for key, value in annotations.items()
@@ -201,9 +208,14 @@ def read_spec(observation: Observation) -> tuple[JobFlowSpec | None, list[Proble
     """The flow's spec if valid, else its problems. Separate from ``observe`` because a
     finished or deleted flow never needs it, and validating a large spec is not free."""
     try:
-        return parse_spec(observation.spec_json), []
+        spec = parse_spec(observation.spec_json)
     except InvalidSpecError as error:
         return None, error.problems
+    # Names depend on the flow's name, which the cached validation of the spec does not see.
+    problems = name_problems(observation.flow.name, spec)
+    # So does the room status has: the spec shares the object with the annotations.
+    problems += size_problems(spec, len(observation.spec_json), observation.annotations)
+    return (None, problems) if problems else (spec, [])
 
 
 def _observed_child(child: Child, namespace: str) -> ObservedChild:
@@ -256,6 +268,9 @@ def _observed_job(observed: ObservedChild) -> ObservedJob | None:
         suspended=bool(child.view.spec.suspend),
         suspended_by_flow=bool(child.view.spec.suspend) and observed.applied_suspend,
         queued_by_kueue=LABEL_KUEUE_QUEUE in meta.labels,
+        completions=child.view.spec.completions,
+        succeeded=max(0, child.view.status.succeeded),
+        failed_indexes=child.view.status.failedIndexes or None,
     )
 
 

@@ -12,17 +12,34 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from zen_flow.api.reasons import FlowReason
+from zen_flow.api.reasons import FlowReason, StepReason
 from zen_flow.api.spec import MAX_SECONDS, JobFlowSpec
-from zen_flow.api.status import TERMINAL_FLOW_PHASES, FlowPhase, JobFlowStatus, StepPhase
+from zen_flow.api.status import (
+    TERMINAL_FLOW_PHASES,
+    FlowPhase,
+    JobFlowStatus,
+    StepPhase,
+    StepStatus,
+)
 from zen_flow.api.times import parse_time_or, seconds_until
-from zen_flow.engine.children import Desired, reemit, render_job, render_resources
+from zen_flow.engine.children import (
+    Desired,
+    reemit,
+    render_items,
+    render_job,
+    render_resources,
+)
 from zen_flow.engine.guard import check_answer
 from zen_flow.engine.observe import JobOutcome, Observation, ObservedChild, observe, read_spec
 from zen_flow.engine.plan import plan
+from zen_flow.engine.plan.transitions import failed, short, skipped
+from zen_flow.engine.size import fitted, room_for_status, status_bytes
 from zen_flow.engine.status import FlowState, flow_status, status_document
 from zen_flow.engine.wire import HookRequest, HookResponse
 from zen_flow.spec.validation import Problem
+
+# A flow that ended for one of these reasons may still have running Jobs, which stay deleted.
+_ENDED_EARLY = frozenset({FlowReason.TERMINATED, FlowReason.STATUS_TOO_LARGE})
 
 
 @dataclass(frozen=True)
@@ -75,10 +92,10 @@ def finalize(observation: Observation) -> SyncResult:
 def _finished(observation: Observation) -> SyncResult:
     """A finished flow is quiescent: same status, children kept for their logs, no resync.
 
-    Only a terminated flow may still have running Jobs (their deletion not seen yet): they
-    stay deleted."""
+    Only a flow terminated, or ended for its size, may still have running Jobs (their
+    deletion not seen yet): they stay deleted."""
     deleted: frozenset[str] = frozenset()
-    if observation.status.reason == FlowReason.TERMINATED:
+    if observation.status.reason in _ENDED_EARLY:
         deleted = observation.active_jobs
     status = status_document(observation.status)
     kept = _kept(observation, deleted)
@@ -88,7 +105,8 @@ def _finished(observation: Observation) -> SyncResult:
 def _invalid(observation: Observation, problems: list[Problem], now: datetime) -> SyncResult:
     """Explain the problems and touch nothing: every observed child is re-emitted unchanged."""
     previous = observation.status
-    message = f"{len(problems)} problem(s) in spec; see condition InvalidSpec"
+    count = f"{len(problems)} problem" + ("" if len(problems) == 1 else "s")
+    message = f"{count} in the spec; see condition InvalidSpec"
     flow = FlowState(
         phase=FlowPhase.FAILED,
         reason=FlowReason.INVALID_SPEC,
@@ -112,6 +130,7 @@ def _run(observation: Observation, spec: JobFlowSpec, now: datetime) -> SyncResu
     flow = observation.flow
     rendered = [
         *render_resources(flow, spec),
+        *(render_items(flow, job) for job in decided.jobs_to_create if job.items is not None),
         *(render_job(flow, spec, job, observation.suspended) for job in decided.jobs_to_create),
     ]
     emitted = {(body["kind"], body["metadata"]["name"]) for body in rendered}
@@ -123,16 +142,58 @@ def _run(observation: Observation, spec: JobFlowSpec, now: datetime) -> SyncResu
     status = flow_status(
         observation.status, decided.flow, generation=flow.generation, problems=[], now=now
     )
+    room = room_for_status(len(observation.spec_json), observation.annotations)
+    document = fitted(status, room)
+    if document is None:
+        return _too_large(observation, status, room, now)
     resync = seconds_until(decided.due, now, MAX_SECONDS) if decided.due is not None else None
-    answer = _response(
-        observation, status_document(status), children, resync, deleted=decided.deleted_jobs
-    )
+    answer = _response(observation, document, children, resync, deleted=decided.deleted_jobs)
     return SyncResult(
         answer,
         jobs_created=decided.attempts_started,
         step_transitions=_step_transitions(observation.status, status),
         flow_transition=_transition(observation.status, status),
     )
+
+
+def _too_large(
+    observation: Observation, status: JobFlowStatus, room: int, now: datetime
+) -> SyncResult:
+    """Status would not fit in the object even compacted: the flow fails, its running Jobs
+    are deleted (as a terminate would), and the steps keep only their phases."""
+    message = short(
+        f"status would take {status_bytes(status) // 1024} KiB where {room // 1024} KiB are "
+        "left next to the spec and annotations (outputs and failed attempts take the most); "
+        "running Jobs deleted"
+    )
+    steps = [_ended(step, now) for step in status.steps]
+    flow = FlowState(
+        phase=FlowPhase.FAILED,
+        reason=FlowReason.STATUS_TOO_LARGE,
+        message=message,
+        steps=steps,
+        start_time=parse_time_or(status.start_time, now) if status.start_time else now,
+        completion_time=now,
+        rerun=status.rerun,
+    )
+    ended = flow_status(
+        observation.status, flow, generation=observation.flow.generation, problems=[], now=now
+    )
+    deleted = observation.active_jobs
+    children = _kept(observation, deleted)
+    return SyncResult(
+        _response(observation, status_document(ended), children, deleted=deleted),
+        flow_transition=_transition(observation.status, ended),
+    )
+
+
+def _ended(step: StepStatus, now: datetime) -> StepStatus:
+    """A step as a flow that ends for its size leaves it: name, phase, reason, attempt."""
+    if step.phase is StepPhase.RUNNING:
+        step = failed(step, StepReason.STATUS_TOO_LARGE, "", now)
+    elif step.phase is StepPhase.PENDING:
+        step = skipped(step, StepReason.STATUS_TOO_LARGE, "", now)
+    return StepStatus(name=step.name, phase=step.phase, reason=step.reason, attempt=step.attempt)
 
 
 def _kept(observation: Observation, deleted: frozenset[str] = frozenset()) -> list[Desired]:

@@ -78,15 +78,19 @@ class JobCondition(msgspec.Struct, frozen=True, gc=False):
 
 
 class ChildSpec(msgspec.Struct, frozen=True, gc=False):
-    """Of a child's spec only Job's ``suspend`` matters; other kinds have none of it."""
+    """Of a child's spec only a Job's ``suspend`` and ``completions`` matter; other kinds
+    have none of them."""
 
     suspend: bool | None = None
+    completions: int | None = None
 
 
 class ChildStatus(msgspec.Struct, frozen=True, gc=False):
     conditions: list[JobCondition] = []
     startTime: str | None = None
     completionTime: str | None = None
+    succeeded: int = 0
+    failedIndexes: str | None = None
 
 
 class ChildView(msgspec.Struct, frozen=True, gc=False):
@@ -350,12 +354,40 @@ def encode(value: object) -> bytes:
     return _encoder.encode(value)
 
 
+_JSON_TYPES = {
+    "object": "an object",
+    "array": "a list",
+    "str": "a string",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "null": "null",
+}
+_EXPECTED = re.compile(r"Expected `([^`]+)`, got `([^`]+)`(?: - at `\$(.*)`)?$")
+_MISSING = re.compile(r"Object missing required field `([^`]+)`(?: - at `\$(.*)`)?$")
+
+
 def _describe(error: msgspec.DecodeError, prefix: str = "") -> str:
-    """msgspec says `at $.parent.metadata`; we say `parent.metadata` like the rest of the API."""
+    """What is wrong with a request, where: ``parent.metadata.generation: must be a whole
+    number (got a string)``, the paths as the rest of the API writes them."""
     text = str(error)
+    expected, missing = _EXPECTED.match(text), _MISSING.match(text)
+    if expected:
+        want, got, where = expected.groups()
+        wanted = " or ".join(_JSON_TYPES.get(kind, kind) for kind in want.split(" | "))
+        return f"{_path(prefix, where)}: must be {wanted} (got {_JSON_TYPES.get(got, got)})"
+    if missing:
+        field, where = missing.groups()
+        return f"{_path(prefix, (where or '') + '.' + field)}: required field is missing"
     if isinstance(error, msgspec.ValidationError):
-        text = text.replace(" - at `$", " at `" + (prefix or "request"))
-        text = text.replace("`request.", "`").replace("`request`", "the request")
-    elif prefix:
-        text = f"{prefix}: {text}"
-    return text
+        return f"{prefix}: {text}" if prefix else text
+    text = text.removeprefix("JSON is malformed: ")
+    return f"{prefix}: not JSON: {text}" if prefix else f"the body is not JSON: {text}"
+
+
+def _path(prefix: str, where: str | None) -> str:
+    """``$.parent.metadata`` (msgspec's) after ``prefix`` as ``parent.metadata``."""
+    rest = (where or "").lstrip(".")
+    if prefix:
+        return prefix + ("" if not rest or rest.startswith("[") else ".") + rest
+    return rest or "the request"

@@ -162,7 +162,22 @@ def default_text(info: FieldInfo) -> str:
         return "`[]`" if isinstance(made, list) else "`{}`"
     if info.default is None or info.default is PydanticUndefined:
         return "none"
+    if isinstance(info.default, BaseModel):
+        return _model_default(info.default)
     return _literal(info.default)
+
+
+def _model_default(value: BaseModel) -> str:
+    """An object default as the reader would write it: ``{}`` when every field has its own
+    default, else the fields that differ."""
+    differing = {
+        field_name(name, info): getattr(value, name)
+        for name, info in type(value).model_fields.items()
+        if getattr(value, name) != info.get_default(call_default_factory=True)
+    }
+    if not differing:
+        return "`{}` (all defaults)"
+    return ", ".join(f"{key}: {_literal(item)}" for key, item in differing.items())
 
 
 def _count(number: int, items: bool) -> str:

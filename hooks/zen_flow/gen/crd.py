@@ -30,7 +30,6 @@ from zen_flow.api.spec import (
     DNS1123_LABEL,
     MAX_DEPENDENCIES,
     MAX_NAME_LENGTH,
-    MAX_STEPS,
     JobFlowSpec,
 )
 from zen_flow.api.status import JobFlowStatus
@@ -58,8 +57,12 @@ EMBEDDED: Final = "x-kubernetes-embedded-resource"
 # validation (v0.37) rejects "unique names" (``self.all(s, self.exists_one(t, t.name ==
 # s.name))``) as 80x over budget and "every dependency names a step" as over 100x (still 82x at
 # 500 steps). So:
-#   * unique step names: ``x-kubernetes-list-type: map`` keyed by ``name`` makes the API server
-#     reject a duplicate (``spec.steps[1]: Duplicate value: {"name":"a"}``) in linear time;
+#   * unique step names: the hook reports a duplicate as ``InvalidSpec`` (``spec.steps[2].name:
+#     duplicate step name "a" (also spec.steps[0])``). ``x-kubernetes-list-type: map`` keyed by
+#     ``name`` would have the API server reject it, but makes every step a field of its own in
+#     ``metadata.managedFields`` (some 110 bytes a step for every manager that writes the spec):
+#     550 KB of a 5000-step flow's 1.5 MiB. ``steps``, ``finally`` and ``templates`` are
+#     atomic lists, one field each, whoever applies them;
 #   * duplicate dependencies: ``x-kubernetes-list-type: set`` does the same;
 #   * unknown dependencies and cycles: the hook reports an ``InvalidSpec`` flow naming the step
 #     and the dependency (``spec.steps[2].dependencies[0]: unknown step "lod"``);
@@ -103,6 +106,8 @@ _COPIED: Final = (
     "pattern",
     "minItems",
     "maxItems",
+    "minProperties",
+    "maxProperties",
     "format",
 )
 _UNDERSTOOD: Final = frozenset(
@@ -138,6 +143,9 @@ def _convert(node: Schema, defs: Schema) -> Schema:
     out.update(_constraints(node))
     out.update(_default(node))
     kind = node.get("type")
+    if kind is None and not set(node) - {"description", "title", "default"}:
+        out[PRESERVE] = True  # any JSON value (an item of withItems)
+        return out
     if kind == "object":
         out.update(_convert_object(node, defs))
     elif kind == "array":
@@ -243,26 +251,25 @@ def model_schema(model: type[BaseModel], *, defaults: bool) -> Schema:
 
 
 def _spec_rules(spec: Schema) -> Schema:
-    steps = spec["properties"]["steps"]
-    steps["maxItems"] = MAX_STEPS
-    steps["x-kubernetes-list-type"] = "map"
-    steps["x-kubernetes-list-map-keys"] = ["name"]
-
-    step = steps["items"]
-    step["properties"]["name"]["maxLength"] = MAX_NAME_LENGTH
-    dependencies = step["properties"]["dependencies"]
-    dependencies["maxItems"] = MAX_DEPENDENCIES
-    dependencies["x-kubernetes-list-type"] = "set"
-    dependencies["items"].update(maxLength=MAX_NAME_LENGTH, pattern=DNS1123_LABEL)
-    step["x-kubernetes-validations"] = [
-        {
-            "rule": SELF_DEPENDENCY_RULE,
-            "message": SELF_DEPENDENCY_MESSAGE,
-            "messageExpression": SELF_DEPENDENCY_MESSAGE_EXPRESSION,
-            "fieldPath": ".dependencies",
-            "reason": "FieldValueInvalid",
-        }
-    ]
+    properties = spec["properties"]
+    for field in ("steps", "finally", "templates"):
+        properties[field]["x-kubernetes-list-type"] = "atomic"
+    for field in ("steps", "finally"):
+        step = properties[field]["items"]
+        step["properties"]["name"]["maxLength"] = MAX_NAME_LENGTH
+        dependencies = step["properties"]["dependencies"]
+        dependencies["maxItems"] = MAX_DEPENDENCIES
+        dependencies["x-kubernetes-list-type"] = "set"
+        dependencies["items"].update(maxLength=MAX_NAME_LENGTH, pattern=DNS1123_LABEL)
+        step["x-kubernetes-validations"] = [
+            {
+                "rule": SELF_DEPENDENCY_RULE,
+                "message": SELF_DEPENDENCY_MESSAGE,
+                "messageExpression": SELF_DEPENDENCY_MESSAGE_EXPRESSION,
+                "fieldPath": ".dependencies",
+                "reason": "FieldValueInvalid",
+            }
+        ]
     return spec
 
 

@@ -79,8 +79,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             seconds = time.perf_counter() - started
             metrics.observe_request(hook, code, seconds)
             fields = {**_flow_fields(), "hook": hook, "code": code, "seconds": round(seconds, 4)}
-            level = logging.INFO if code == 200 else logging.WARNING
-            log.log(level, "hook %s answered %d", hook, code, extra=fields)
+            log.log(_answer_level(code), "hook %s answered %d", hook, code, extra=fields)
 
     def sync_hook(finalizing: bool) -> Callable[[], Response]:
         return lambda: _answer_hook(finalizing, settings, metrics, log)
@@ -131,6 +130,14 @@ def _answer_hook(
         hook_request = msgspec.structs.replace(hook_request, finalizing=True)
     result: SyncResult = sync(hook_request, _now(settings))
     metrics.observe_sync(result.jobs_created, result.step_transitions, result.flow_transition)
+    if result.flow_transition is not None:
+        reason = result.response.status.get("reason")
+        log.info(
+            "flow is now %s%s",
+            result.flow_transition,
+            f" ({reason})" if reason else "",
+            extra={**_flow_fields(), "phase": result.flow_transition, "reason": reason},
+        )
     if result.ignored_bookkeeping:
         metrics.observe_ignored_bookkeeping(result.ignored_bookkeeping)
         log.warning(
@@ -177,6 +184,14 @@ def _deadline(seconds: int) -> Iterator[None]:
         yield
     finally:
         timeout.cancel()
+
+
+def _answer_level(code: int) -> int:
+    """Answered calls are many and alike: debug. Refused ones (4xx) are warnings, failed ones
+    (5xx) errors; the unexpected ones are logged once more with their traceback."""
+    if code < 400:
+        return logging.DEBUG
+    return logging.WARNING if code < 500 else logging.ERROR
 
 
 def _now(settings: Settings) -> datetime:

@@ -6,21 +6,37 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from zen_flow.api.spec import MAX_APPROVAL_STEP_NAME, JobFlowSpec, Parameter, Step, StepType
-from zen_flow.spec.dag import ancestors
+from zen_flow.api.spec import MAX_APPROVAL_STEP_NAME, Parameter, Step, StepType
 from zen_flow.spec.problems import Problem
+from zen_flow.spec.shape import FlowShape
 
 # What an approval step has no use for: it runs nothing.
-_NOT_FOR_APPROVALS = ("template", "retry_policy", "timeout_seconds", "inputs", "outputs")
+_NOT_FOR_APPROVALS = (
+    "template",
+    "template_ref",
+    "arguments",
+    "with_items",
+    "with_param",
+    "parallelism",
+    "retry_policy",
+    "timeout_seconds",
+    "inputs",
+    "outputs",
+)
 
 
-def step_type_problems(step: Step, where: str) -> Iterator[Problem]:
-    """A Job step runs its template; an approval step has none, and a name that fits the
-    annotation that decides it."""
+def step_type_problems(step: Step, where: str, final: bool = False) -> Iterator[Problem]:
+    """A Job step runs its template (inline or named); an approval step has none, and a name
+    that fits the annotation that decides it; a finally step runs a Job."""
     if step.type is StepType.JOB:
-        if step.template is None:
-            yield Problem(f"{where}.template", "required field is missing (a Job step runs it)")
+        if step.template is None and step.template_ref is None:
+            yield Problem(
+                f"{where}.template",
+                "required field is missing (a Job step runs it; or give templateRef)",
+            )
         return
+    if final:
+        yield Problem(f"{where}.type", "a finally step runs a Job: Approval is for spec.steps")
     for field in _NOT_FOR_APPROVALS:
         if getattr(step, field) is not None:
             name = Step.model_fields[field].alias or field
@@ -33,15 +49,9 @@ def step_type_problems(step: Step, where: str) -> Iterator[Problem]:
         )
 
 
-def parameter_problems(
-    spec: JobFlowSpec,
-    index: int,
-    dependencies: Mapping[str, Sequence[str]],
-    outputs: Mapping[str, Sequence[str]],
-) -> Iterator[Problem]:
-    """Inputs and outputs of step ``index``; ``outputs`` are the outputs each step declares."""
-    step = spec.steps[index]
-    where = f"spec.steps[{index}]"
+def parameter_problems(step: Step, where: str, shape: FlowShape) -> Iterator[Problem]:
+    """Inputs and outputs of a step: every input has one source, and every step output it
+    reads is declared upstream."""
     if step.outputs is not None:
         yield from _duplicates(
             [p.name for p in step.outputs.parameters], f"{where}.outputs.parameters"
@@ -53,8 +63,8 @@ def parameter_problems(
     for position, parameter in enumerate(step.inputs.parameters):
         path = f"{where}.inputs.parameters[{position}]"
         if upstream is None and parameter.value_from and parameter.value_from.step_output:
-            upstream = ancestors(dependencies, step.name)
-        yield from _source_problems(parameter, path, upstream or set(), outputs)
+            upstream = shape.upstream(step.name)
+        yield from _source_problems(parameter, path, upstream or set(), shape.outputs)
 
 
 def _source_problems(

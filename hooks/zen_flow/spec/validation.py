@@ -19,11 +19,31 @@ import pydantic
 from cachetools import LRUCache
 
 from zen_flow.api.labels import reserved_annotation, reserved_label
-from zen_flow.api.spec import ConfigMapTemplate, JobFlowSpec, Step, VolumeClaimTemplate
-from zen_flow.spec.dag import ancestors, find_cycle, topological_order
+from zen_flow.api.spec import (
+    ConfigMapTemplate,
+    JobFlowSpec,
+    JobTemplate,
+    Step,
+    VolumeClaimTemplate,
+)
+from zen_flow.spec.dag import find_cycle, topological_order
+from zen_flow.spec.fanout import fan_out_problems
+from zen_flow.spec.messages import describe, did_you_mean, path_text
 from zen_flow.spec.parameters import parameter_problems, step_type_problems
+from zen_flow.spec.pods import pod_problems, pod_problems_of
 from zen_flow.spec.problems import InvalidSpecError as InvalidSpecError
 from zen_flow.spec.problems import Problem as Problem
+from zen_flow.spec.shape import FlowShape, step_paths
+from zen_flow.spec.templates import (
+    MAX_SUBSTITUTED_BYTES,
+    TemplateSize,
+    arguments_of,
+    placeholders,
+    reference_problems,
+    resolved_template,
+    template_placeholders,
+    template_problems,
+)
 from zen_flow.spec.when import WhenError, compile_when
 
 MAX_PROBLEMS = 20
@@ -80,14 +100,19 @@ def _parse_spec_json(data: bytes) -> JobFlowSpec:
 
 
 def step_order(spec: JobFlowSpec) -> tuple[str, ...]:
-    """The steps in dependency order (``dag.topological_order``, ties in declaration order):
-    computed once for a spec of the cache, and kept with it."""
+    """The steps of spec.steps in dependency order (``dag.topological_order``, ties in
+    declaration order): computed once for a spec of the cache, and kept with it."""
     return _derived(spec).order
 
 
+def finally_order(spec: JobFlowSpec) -> tuple[str, ...]:
+    """The finally steps in dependency order, as ``step_order``."""
+    return _derived(spec).finally_order
+
+
 def steps_by_name(spec: JobFlowSpec) -> Mapping[str, Step]:
-    """The spec's steps by name (the last of a name): computed once for a spec of the cache,
-    and kept with it."""
+    """The spec's steps and finally steps by name (the last of a name): computed once for a
+    spec of the cache, and kept with it."""
     return _derived(spec).steps
 
 
@@ -96,6 +121,7 @@ class _Derived:
     """What every sync of a flow reads from its spec, computed once per spec."""
 
     order: tuple[str, ...]
+    finally_order: tuple[str, ...]
     steps: Mapping[str, Step]
 
 
@@ -105,12 +131,17 @@ def _derived(spec: JobFlowSpec) -> _Derived:
     if entry is not None and entry.spec is spec and entry.derived is not None:
         return entry.derived
     derived = _Derived(
-        order=tuple(topological_order({step.name: step.dependencies for step in spec.steps})),
-        steps=MappingProxyType({step.name: step for step in spec.steps}),
+        order=_order(spec.steps),
+        finally_order=_order(spec.finally_),
+        steps=MappingProxyType({step.name: step for step in spec.all_steps}),
     )
     if entry is not None and entry.spec is spec:
         entry.derived = derived
     return derived
+
+
+def _order(steps: Sequence[Step]) -> tuple[str, ...]:
+    return tuple(topological_order({step.name: step.dependencies for step in steps}))
 
 
 @dataclass(eq=False)
@@ -121,7 +152,7 @@ class _CachedSpec:
 
     @property
     def size(self) -> int:
-        steps = len(self.spec.steps) if isinstance(self.spec, JobFlowSpec) else 0
+        steps = len(self.spec.all_steps) if isinstance(self.spec, JobFlowSpec) else 0
         per_step = SPEC_BYTES_PER_STEP + SPEC_DERIVED_BYTES_PER_STEP
         return SPEC_BYTES_PER_JSON_BYTE * len(self.data) + per_step * steps
 
@@ -187,61 +218,131 @@ def validate_spec(spec: JobFlowSpec) -> list[Problem]:
 
 
 def _cross_field_problems(spec: JobFlowSpec) -> Iterator[Problem]:
-    names: dict[str, int] = {}
-    for index, step in enumerate(spec.steps):
-        if step.name in names:
-            yield Problem(
-                f"spec.steps[{index}].name",
-                f'duplicate step name "{step.name}" (also spec.steps[{names[step.name]}])',
-            )
-        else:
-            names[step.name] = index
-    dependencies = {step.name: step.dependencies for step in spec.steps}
-    outputs = {step.name: step.output_names for step in spec.steps}
-    for index, step in enumerate(spec.steps):
-        where = f"spec.steps[{index}]"
-        yield from step_type_problems(step, where)
-        yield from parameter_problems(spec, index, dependencies, outputs)
-        seen: set[str] = set()
-        for position, dependency in enumerate(step.dependencies):
-            path = f"{where}.dependencies[{position}]"
-            if dependency == step.name:
-                yield Problem(path, f'step "{step.name}" depends on itself')
-            elif dependency not in names:
-                yield Problem(path, f'unknown step "{dependency}"')
-            elif dependency in seen:
-                yield Problem(path, f'duplicate dependency "{dependency}"')
-            seen.add(dependency)
-        yield from _restart_policy_problems(spec, index)
+    shape = FlowShape.of(spec)
+    yield from _name_problems(spec)
+    broken = list(template_problems(spec))
+    yield from broken
+    # Steps of a template with problems of its own are not checked substituted.
+    parameterized = {
+        t.name: TemplateSize.of(t)
+        for index, t in enumerate(spec.templates)
+        if template_placeholders(t)
+        and not any(p.path.startswith(f"spec.templates[{index}]") for p in broken)
+    }
+    for where, step in step_paths(spec):
+        final = step.name in shape.final
+        yield from step_type_problems(step, where, final)
+        references = list(reference_problems(spec, step, where))
+        yield from references
+        if not references and step.template_ref in parameterized:
+            size = parameterized[step.template_ref].substituted(arguments_of(spec, step))
+            if size > MAX_SUBSTITUTED_BYTES:
+                yield Problem(
+                    f"{where}.arguments",
+                    f'with these arguments, template "{step.template_ref}" would take '
+                    f"{size // 1024} KiB; at most {MAX_SUBSTITUTED_BYTES // 1024} KiB",
+                )
+            elif parameterized[step.template_ref].checked:
+                yield from _substitution_problems(spec, step, where)
+        yield from parameter_problems(step, where, shape)
+        yield from fan_out_problems(spec, step, where, shape)
+        yield from _dependency_problems(step, where, shape)
+        yield from _restart_policy_problems(spec, step, where)
         if step.when is not None:
-            yield from _when_problems(step.when, f"{where}.when", step.name, dependencies)
-    cycle = find_cycle({k: [d for d in v if d != k] for k, v in dependencies.items()})
+            yield from _when_problems(step.when, f"{where}.when", step.name, shape)
+    cycle = find_cycle({k: [d for d in v if d != k] for k, v in shape.dependencies.items()})
     if cycle:
         yield Problem("spec.steps", "dependency cycle: " + " -> ".join(cycle))
     yield from _resource_problems(spec)
     yield from _metadata_problems(spec)
+    yield from (Problem(path, message) for path, message in pod_problems(spec))
+
+
+def _substitution_problems(spec: JobFlowSpec, step: Step, where: str) -> Iterator[Problem]:
+    """The step's named template with its arguments substituted is a valid Job template,
+    whose labels and annotations a Job can carry."""
+    try:
+        template = resolved_template(spec, step)
+    except pydantic.ValidationError as error:
+        for detail in error.errors(include_url=False)[:MAX_PROBLEMS]:
+            field = format_path(("template", *detail["loc"]))
+            yield Problem(
+                f"{where}.arguments",
+                f'with these arguments, {field} of template "{step.template_ref}" is '
+                f"invalid: {describe(detail, JobTemplate)}",
+            )
+        return
+    for path, labels, notes in _job_metadata(template, f"{where}.templateRef"):
+        yield from _labels_problems(path, labels, notes)
+    pod = f"{where}.templateRef.spec.template.spec"
+    yield from (Problem(path, message) for path, message in pod_problems_of(pod, template))
+
+
+def _name_problems(spec: JobFlowSpec) -> Iterator[Problem]:
+    """Step names are unique among the steps and the finally steps together."""
+    names: dict[str, str] = {}
+    for where, step in step_paths(spec):
+        if step.name in names:
+            yield Problem(
+                f"{where}.name", f'duplicate step name "{step.name}" (also {names[step.name]})'
+            )
+        else:
+            names[step.name] = where
+
+
+def _dependency_problems(step: Step, where: str, shape: FlowShape) -> Iterator[Problem]:
+    """Dependencies name other steps, once each; a finally step depends only on finally
+    steps (it runs after all of spec.steps anyway), and no step of spec.steps on one."""
+    final = step.name in shape.final
+    seen: set[str] = set()
+    for position, dependency in enumerate(step.dependencies):
+        path = f"{where}.dependencies[{position}]"
+        if dependency == step.name:
+            yield Problem(path, f'step "{step.name}" depends on itself')
+        elif dependency not in shape.dependencies:
+            known = shape.dependencies
+            yield Problem(path, f'unknown step "{dependency}"{did_you_mean(dependency, known)}')
+        elif dependency in seen:
+            yield Problem(path, f'duplicate dependency "{dependency}"')
+        elif final and dependency in shape.main:
+            yield Problem(
+                path,
+                f'"{dependency}" is a step of spec.steps: a finally step runs after all of '
+                "them anyway; depend only on finally steps",
+            )
+        elif not final and dependency in shape.final:
+            yield Problem(
+                path, f'"{dependency}" is a finally step: it runs after every step of spec.steps'
+            )
+        seen.add(dependency)
 
 
 def _metadata_problems(spec: JobFlowSpec) -> Iterator[Problem]:
     """Labels and annotations the API server would refuse on a child (so the child could
     never be created), or that Metacontroller, the Job controller or zen-flow own."""
     for path, labels, notes in _user_metadata(spec):
-        for key, value in labels.items():
-            where = f'{path}.labels["{key}"]'
-            owner = reserved_label(key)
-            if owner is not None:
-                yield Problem(where, f"reserved label, set by {owner}")
-            elif not _qualified_name(key):
-                yield Problem(where, f"{_KEY_RULE} (label key)")
-            elif len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
-                yield Problem(where, f"label value {value[:70]!r}: {_VALUE_RULE}")
-        for key in notes:
-            where = f'{path}.annotations["{key}"]'
-            owner = reserved_annotation(key)
-            if owner is not None:
-                yield Problem(where, f"reserved annotation, set by {owner}")
-            elif not _qualified_name(key):
-                yield Problem(where, f"{_KEY_RULE} (annotation key)")
+        yield from _labels_problems(path, labels, notes)
+
+
+def _labels_problems(
+    path: str, labels: Mapping[str, str], notes: Mapping[str, str]
+) -> Iterator[Problem]:
+    for key, value in labels.items():
+        where = f'{path}.labels["{key}"]'
+        owner = reserved_label(key)
+        if owner is not None:
+            yield Problem(where, f"reserved label, set by {owner}")
+        elif not _qualified_name(key):
+            yield Problem(where, f"{_KEY_RULE} (label key)")
+        elif len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
+            yield Problem(where, f"label value {value[:70]!r}: {_VALUE_RULE}")
+    for key in notes:
+        where = f'{path}.annotations["{key}"]'
+        owner = reserved_annotation(key)
+        if owner is not None:
+            yield Problem(where, f"reserved annotation, set by {owner}")
+        elif not _qualified_name(key):
+            yield Problem(where, f"{_KEY_RULE} (annotation key)")
 
 
 _NAME_PART = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
@@ -268,18 +369,17 @@ def _user_metadata(
     spec: JobFlowSpec,
 ) -> Iterator[tuple[str, Mapping[str, str], Mapping[str, str]]]:
     """Every place a spec gives children labels and annotations: (path, labels, annotations)."""
-    for index, step in enumerate(spec.steps):
-        where = f"spec.steps[{index}]"
+    for where, step in step_paths(spec):
         if step.metadata is not None:
             yield f"{where}.metadata", step.metadata.labels, step.metadata.annotations
-        if step.template is None:
-            continue
-        if step.template.metadata is not None:
-            meta = step.template.metadata
-            yield f"{where}.template.metadata", meta.labels, meta.annotations
-        pod = step.template.spec.template.metadata
-        if pod is not None:
-            yield f"{where}.template.spec.template.metadata", pod.labels, pod.annotations
+        if step.template is not None:
+            yield from _job_metadata(step.template, f"{where}.template")
+    for index, named in enumerate(spec.templates):
+        for path, labels, notes in _job_metadata(
+            named.template, f"spec.templates[{index}].template"
+        ):
+            # A value with a placeholder is checked for each step, once substituted.
+            yield path, {k: v for k, v in labels.items() if not placeholders(v)}, notes
     templates = spec.resource_templates
     if templates is None:
         return
@@ -293,37 +393,56 @@ def _user_metadata(
             yield path, item.metadata.labels, item.metadata.annotations
 
 
-def _restart_policy_problems(spec: JobFlowSpec, index: int) -> Iterator[Problem]:
-    template = spec.steps[index].template
-    if template is None:
+def _job_metadata(
+    template: JobTemplate, where: str
+) -> Iterator[tuple[str, Mapping[str, str], Mapping[str, str]]]:
+    if template.metadata is not None:
+        meta = template.metadata
+        yield f"{where}.metadata", meta.labels, meta.annotations
+    pod = template.spec.template.metadata
+    if pod is not None:
+        yield f"{where}.spec.template.metadata", pod.labels, pod.annotations
+
+
+def _restart_policy_problems(spec: JobFlowSpec, step: Step, where: str) -> Iterator[Problem]:
+    if step.template is None and step.template_ref not in spec.templates_by_name:
         return
+    template = spec.template_of(step)
+    field = "template" if step.template is not None else f"templateRef ({step.template_ref})"
     job = template.spec
     has_policy = job.pod_failure_policy is not None or (
         spec.execution_policy.pod_failure_policy is not None
     )
     if has_policy and job.template.spec.restart_policy != "Never":
         yield Problem(
-            f"spec.steps[{index}].template.spec.template.spec.restartPolicy",
+            f"{where}.{field}.spec.template.spec.restartPolicy",
             "must be Never when a podFailurePolicy applies",
         )
 
 
-def _when_problems(
-    source: str, path: str, step: str, dependencies: dict[str, list[str]]
-) -> Iterator[Problem]:
+def _when_problems(source: str, path: str, step: str, shape: FlowShape) -> Iterator[Problem]:
     try:
         condition = compile_when(source)
     except WhenError as error:
         yield Problem(path, str(error))
         return
+    if condition.reads_flow and step not in shape.final:
+        yield Problem(
+            path,
+            "reads flow (the outcome of spec.steps), which only finally steps know: "
+            "move the step under finally, or read steps.<name>.phase",
+        )
     if not condition.steps:
         return
-    upstream = ancestors(dependencies, step)
+    dependencies = shape.dependencies
+    upstream = shape.upstream(step)
     for name in sorted(condition.steps - upstream):
         what = "unknown step" if name not in dependencies else "step that is not upstream of"
         detail = f'"{name}"' if name not in dependencies else f'"{name}" ({what} "{step}")'
         if name not in dependencies:
-            yield Problem(path, f"refers to unknown step {detail}")
+            yield Problem(
+                path, f"refers to unknown step {detail}{did_you_mean(name, dependencies)}"
+            )
         else:
             yield Problem(path, f"refers to {detail}: add it to dependencies")
 
@@ -354,7 +473,7 @@ def _pydantic_problems(error: pydantic.ValidationError, source: bytes | Any) -> 
             where = _deep_path(source)
             problems.append(Problem(where, f"nested more than {MAX_SPEC_DEPTH} levels deep"))
             continue
-        problems.append(Problem(format_path(("spec", *detail["loc"])), _message(detail)))
+        problems.append(Problem(path_text(JobFlowSpec, detail["loc"]), describe(detail)))
     return problems[:MAX_PROBLEMS]
 
 
@@ -392,17 +511,3 @@ def format_path(location: Sequence[int | str]) -> str:
         else:
             text += f".{part}" if text else str(part)
     return text or "spec"
-
-
-def _message(detail: Any) -> str:
-    kind = detail.get("type", "")
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "extra_forbidden":
-        return "unknown field"
-    message = str(detail.get("msg", "invalid value"))
-    if "input" in detail and kind not in ("model_type", "dict_type", "list_type"):
-        shown = repr(detail["input"])
-        if len(shown) <= 60:
-            message += f" (got {shown})"
-    return message

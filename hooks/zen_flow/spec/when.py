@@ -19,6 +19,8 @@ condition of 2000 characters).
 
 from __future__ import annotations
 
+import difflib
+import re
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -28,6 +30,7 @@ from typing import Any
 
 import celpy
 import lark
+import re2
 from cachetools import LRUCache
 from celpy import celtypes
 from celpy.adapter import json_to_cel
@@ -35,10 +38,15 @@ from celpy.celparser import CELParseError
 from celpy.evaluation import CELEvalError
 
 from zen_flow.api.spec import MAX_WHEN_LENGTH
+from zen_flow.api.status import StepPhase
+from zen_flow.spec import syntax
 
 ALWAYS = frozenset({"always", "true"})
 NEVER = frozenset({"never", "false"})
 STEPS = "steps"
+# The outcome of spec.steps, which finally steps may read: flow.phase and flow.reason.
+FLOW = "flow"
+FLOW_FIELDS = ("phase", "reason")
 
 MAX_DEPTH = 256  # levels of the syntax tree; one level of parentheses is about ten
 CONDITIONS_CACHE_BYTES = 16 * 1024 * 1024
@@ -95,7 +103,15 @@ NODES = frozenset(
 
 
 class WhenError(ValueError):
-    """The expression does not parse, reads something it may not, or does not give a bool."""
+    """The expression does not parse, reads something it may not, or does not give a bool.
+
+    ``line`` and ``column`` (from 1) locate the problem in the expression when known.
+    """
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
 
 
 @dataclass(frozen=True)
@@ -105,12 +121,18 @@ class WhenCondition:
     source: str
     constant: bool | None
     steps: frozenset[str]
+    reads_flow: bool = False
 
-    def evaluate(self, steps: Mapping[str, Mapping[str, Any]]) -> bool:
-        """The condition's value given ``steps[name] = {"phase": ..., "outputs": {...}}``."""
+    def evaluate(
+        self, steps: Mapping[str, Mapping[str, Any]], flow: Mapping[str, str] | None = None
+    ) -> bool:
+        """The condition's value given ``steps[name] = {"phase": ..., "outputs": {...}}`` and,
+        for a finally step, ``flow = {"phase": ..., "reason": ...}``."""
         if self.constant is not None:
             return self.constant
         activation = {STEPS: json_to_cel({n: dict(steps[n]) for n in sorted(self.steps)})}
+        if self.reads_flow:
+            activation[FLOW] = json_to_cel(dict(flow or {"phase": "", "reason": ""}))
         try:
             result = _program(self.source).program.evaluate(activation)
         except CELEvalError as error:
@@ -153,7 +175,7 @@ def _program(source: str) -> _Program:
         known = _programs.get(source)
     if known is None:
         tree = _parse(source.strip())
-        _, nodes = _inspect(tree)
+        _, nodes, _ = _inspect(tree)
         size = BYTES_PER_PROGRAM + BYTES_PER_NODE * nodes + 2 * len(source)
         known = _Program(_environment().program(tree), size)
         with _lock:
@@ -199,16 +221,49 @@ def _check(source: str) -> WhenCondition:
         return WhenCondition(source, False, frozenset())
     if len(source) > MAX_WHEN_LENGTH:
         raise WhenError(f"is {len(source)} characters long; at most {MAX_WHEN_LENGTH} are allowed")
-    steps, _ = _inspect(_parse(text))
-    return WhenCondition(source, None, steps)
+    tree = _parse(text)
+    try:
+        steps, _, reads_flow = _inspect(tree)
+    except WhenError as error:
+        dashed = _dashed_name(text)
+        if dashed is None:
+            raise
+        raise dashed from error
+    found = _not_a_bool(tree)
+    if found is not None:
+        what, example = found
+        raise WhenError(f"gives {what}, not true or false: compare it, e.g. {example}")
+    return WhenCondition(source, None, steps, reads_flow)
+
+
+# ``steps.load-db.phase`` parses as ``steps.load - db.phase``.
+_DASHED = re.compile(r"\bsteps\.([a-z0-9]+(?:-[a-z0-9]+)+)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
+
+
+def _dashed_name(text: str) -> WhenError | None:
+    """The error to give instead when the condition reads a dashed step name with a dot."""
+    match = _DASHED.search(text)
+    if match is None:
+        return None
+    name, rest = match.groups()
+    first, minus = name.split("-", 1)
+    return WhenError(
+        f"{match.group(0)} reads as steps.{first} minus {minus}{rest}: write a step name "
+        f"with a dash as steps['{name}']{rest}",
+        text.count("\n", 0, match.start()) + 1,
+        match.start() - text.rfind("\n", 0, match.start()),
+    )
 
 
 def _parse(text: str) -> lark.Tree[Any]:
     try:
         tree: lark.Tree[Any] = _environment().compile(text)
     except CELParseError as error:
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else "syntax error"
-        raise WhenError(f"does not parse as CEL: {detail}") from error
+        # celpy raises its own error from lark's, which says what was expected.
+        cause = error.__cause__ or error.__context__
+        line, column = syntax.position(text, cause, error.line, error.column)
+        detail = syntax.describe(text, cause, line, column)
+        raise WhenError(f"does not parse as CEL: {detail}", line, column) from error
     return tree
 
 
@@ -225,14 +280,20 @@ def _environment() -> celpy.Environment:
     return environment
 
 
-def _inspect(tree: lark.Tree[Any]) -> tuple[frozenset[str], int]:
-    """The steps a condition reads and its number of nodes, in one pass over its tree.
+def _inspect(tree: lark.Tree[Any]) -> tuple[frozenset[str], int, bool]:
+    """The steps a condition reads, its number of nodes and whether it reads ``flow``, in
+    one pass over its tree.
 
     ``WhenError`` for anything a condition may not use: a name other than ``steps``, ``steps``
-    not followed by a step name, a function, method or macro not allowed, too deep a tree.
+    not followed by a step name, a field a step does not have, a function, method or macro
+    not allowed, a phase that does not exist, too deep a tree. Each node is visited once
+    (the chains ``a.b[c].d`` are unrolled as a whole), so the cost is linear.
     """
     steps: set[str] = set()
+    reads_flow = False
     count = 0
+    # A phase compared with text that is no phase is reported only if nothing else is wrong.
+    wrong_phase: WhenError | None = None
     pending: list[tuple[lark.Tree[Any], int]] = [(tree, 1)]
     while pending:
         node, depth = pending.pop()
@@ -240,29 +301,154 @@ def _inspect(tree: lark.Tree[Any]) -> tuple[frozenset[str], int]:
         if depth > MAX_DEPTH:
             raise WhenError(f"is nested more than {MAX_DEPTH // 10} levels deep")
         _check_node(node)
+        if node.data in _ACCESS:
+            base, accessors = _access_chain(node)
+            count += 2 * len(accessors) - 1
+            depth += 2 * len(accessors)
+            children = [a.children[1] for a in accessors if a.data == "member_index"]
+            if _is_steps(base):
+                steps.add(_step_access(accessors))
+            elif _is_steps(base, FLOW):
+                _flow_access(accessors)
+                reads_flow = True
+            else:
+                children.append(base)
+            pending.extend((child, depth) for child in children if isinstance(child, lark.Tree))
+            continue
+        if _is_steps(node):
+            raise WhenError(_BARE_STEPS)
+        if _is_steps(node, FLOW):
+            raise WhenError(_BARE_FLOW)
+        if node.data == "relation" and wrong_phase is None:
+            wrong_phase = _wrong_phase(node)
         children = [child for child in node.children if isinstance(child, lark.Tree)]
-        if node.data in ("member_dot", "member_index") and _is_steps(node.children[0]):
-            steps.add(_step_name(node))
-            children = children[1:]  # ``steps`` itself, used as it must be
-        elif _is_steps(node):
-            raise WhenError("'steps' must be followed by a step name, e.g. steps.extract.phase")
         pending.extend((child, depth + 1) for child in children)
-    return frozenset(steps), count
+    if wrong_phase is not None:
+        raise wrong_phase
+    return frozenset(steps), count, reads_flow
+
+
+# Member access: ``x.name`` and ``x[index]``; ``x.name(args)`` is a call, checked apart.
+_ACCESS = frozenset({"member_dot", "member_index"})
+STEP_FIELDS = ("phase", "outputs")
+PHASES = tuple(phase.value for phase in StepPhase)
+_BARE_STEPS = "'steps' must be followed by a step name, e.g. steps.extract.phase"
+_BARE_FLOW = "'flow' must be followed by .phase or .reason, e.g. flow.phase == 'Failed'"
+
+
+def _access_chain(node: lark.Tree[Any]) -> tuple[Any, list[lark.Tree[Any]]]:
+    """``a.b[c].d`` as its base ``a`` and its accessors, innermost first."""
+    accessors: list[lark.Tree[Any]] = []
+    current: Any = node
+    while isinstance(current, lark.Tree) and current.data in _ACCESS:
+        accessors.append(current)
+        inner = current.children[0]
+        # The object of an access is a ``member`` node around the next access or the base.
+        if (
+            isinstance(inner, lark.Tree)
+            and inner.data == "member"
+            and len(inner.children) == 1
+            and isinstance(inner.children[0], lark.Tree)
+            and inner.children[0].data in _ACCESS
+        ):
+            current = inner.children[0]
+        else:
+            current = inner
+    accessors.reverse()
+    return current, accessors
+
+
+def _accessor_name(accessor: lark.Tree[Any]) -> str | None:
+    """The name an accessor reads: ``.name`` or ``['name']``; None for a computed index."""
+    if accessor.data == "member_dot":
+        return str(accessor.children[1])
+    return _string_literal(accessor.children[1])
+
+
+def _step_access(accessors: list[lark.Tree[Any]]) -> str:
+    """The step that ``steps.<step>.<field>...`` reads, once its fields are checked against
+    what a step has: ``phase`` (a string) and ``outputs`` (a map of strings)."""
+    step = _accessor_name(accessors[0])
+    if step is None:
+        raise WhenError("steps[...] must be indexed by a quoted step name")
+    ref = _step_ref(step)
+    if len(accessors) == 1:
+        raise WhenError(
+            f"{ref} is a step, not a value: read {ref}.phase or {ref}.outputs.<parameter>"
+        )
+    field = _accessor_name(accessors[1])
+    if field not in STEP_FIELDS:
+        shown = field if field is not None else "[...]"
+        raise WhenError(_unknown_field(ref, shown), *_position(accessors[1]))
+    limit = 2 if field == "phase" else 3
+    if len(accessors) > limit:
+        what = f"{ref}.phase" if field == "phase" else f"{ref}.outputs.<parameter>"
+        extra = _accessor_name(accessors[limit]) or "[...]"
+        raise WhenError(
+            f'{what} is a string: it has no field "{extra}"', *_position(accessors[limit])
+        )
+    return step
+
+
+def _flow_access(accessors: list[lark.Tree[Any]]) -> None:
+    """``flow.phase`` or ``flow.reason``: strings, with no fields of their own."""
+    field = _accessor_name(accessors[0])
+    if field not in FLOW_FIELDS:
+        shown = field if field is not None else "[...]"
+        raise WhenError(
+            f'flow has no field "{shown}": it has phase and reason', *_position(accessors[0])
+        )
+    if len(accessors) > 1:
+        extra = _accessor_name(accessors[1]) or "[...]"
+        raise WhenError(
+            f'flow.{field} is a string: it has no field "{extra}"', *_position(accessors[1])
+        )
+
+
+def _step_ref(step: str) -> str:
+    """How a condition writes a step: ``steps.load`` or, with a dash, ``steps['load-db']``."""
+    return f"steps.{step}" if step.replace("_", "").isalnum() else f"steps['{step}']"
+
+
+def _unknown_field(ref: str, field: str) -> str:
+    message = f'{ref} has no field "{field}": a step has phase and outputs.<parameter>'
+    close = difflib.get_close_matches(field, STEP_FIELDS, n=1)
+    return message + (f"; did you mean {ref}.{close[0]}?" if close else "")
+
+
+def _position(accessor: lark.Tree[Any]) -> tuple[int | None, int | None]:
+    """Where the name an accessor reads starts."""
+    token = accessor.children[1]
+    if isinstance(token, lark.Token):
+        return token.line, token.column
+    meta = accessor.children[1].meta if isinstance(accessor.children[1], lark.Tree) else None
+    return (meta.line, meta.column) if meta is not None and not meta.empty else (None, None)
 
 
 def _check_node(node: lark.Tree[Any]) -> None:
     kind = node.data
     if kind not in NODES:
         raise WhenError(f"{_describe(kind)} cannot be used in a when condition")
-    if kind == "ident" and _token(node) != STEPS:
+    if kind == "ident" and _token(node) not in (STEPS, FLOW):
+        token = node.children[0]
         raise WhenError(
-            f"unknown variable {_token(node)!r}: only 'steps' may be used "
-            "(e.g. steps.extract.phase == 'Succeeded')"
+            f"unknown variable {_token(node)!r}: only 'steps' (and, in a finally step, "
+            "'flow') may be used (e.g. steps.extract.phase == 'Succeeded')",
+            getattr(token, "line", None),
+            getattr(token, "column", None),
         )
     if kind == "ident_arg" and _token(node) not in FUNCTIONS:
         raise WhenError(_unsupported_call(_token(node), FUNCTIONS))
     if kind == "member_dot_arg" and str(node.children[1]) not in METHODS:
         raise WhenError(_unsupported_call(str(node.children[1]), METHODS))
+    if kind in ("member_dot_arg", "ident_arg") and _call_name(node) == "matches":
+        problem = _pattern_problem(node)
+        if problem is not None:
+            raise problem
+
+
+def _call_name(node: lark.Tree[Any]) -> str:
+    return str(node.children[1]) if node.data == "member_dot_arg" else _token(node)
 
 
 def _unsupported_call(name: str, allowed: frozenset[str]) -> str:
@@ -282,29 +468,168 @@ def _describe(kind: str) -> str:
     }.get(kind, f"the construct {kind!r}")
 
 
-def _step_name(node: lark.Tree[Any]) -> str:
-    """The step of ``steps.<name>`` or ``steps['<name>']``."""
-    if node.data == "member_dot":
-        return str(node.children[1])
-    name = _string_literal(node.children[1])
-    if name is None:
-        raise WhenError("steps[...] must be indexed by a quoted step name")
-    return name
+# --- what a condition gives -------------------------------------------------------------------
+
+# Nodes that hold one operand and pass its value on.
+_WRAPPERS = frozenset(
+    {"expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication"}
+    | {"unary", "member", "primary", "paren_expr"}
+)
+_BOOL_CALLS = frozenset({"has", "matches", "bool", "startsWith", "endsWith", "contains"})
+_NUMBER_CALLS = frozenset({"size", "int", "uint", "double"})
+
+
+def _not_a_bool(tree: lark.Tree[Any]) -> tuple[str, str] | None:
+    """What the condition gives when that is surely not true or false, and an example of
+    the comparison meant (e.g. ("a string, steps.a.phase", "steps.a.phase == 'Succeeded'"));
+    None when it gives a bool or cannot be known before it runs. Follows the tree from its
+    root through nodes that pass one operand on, into both branches of ``? :``: each node
+    at most once."""
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        children = [child for child in node.children if isinstance(child, lark.Tree)]
+        if node.data == "expr" and len(children) == 3:  # condition ? a : b
+            pending.extend(children[1:])
+        elif node.data in _WRAPPERS and len(children) == 1 and len(node.children) == 1:
+            pending.append(children[0])
+        else:
+            found = _value_kind(node, children)
+            if found is not None:
+                return found
+    return None
+
+
+_EXAMPLE = "steps.extract.phase == 'Succeeded'"
+
+
+def _value_kind(node: lark.Tree[Any], children: list[lark.Tree[Any]]) -> tuple[str, str] | None:
+    """What a node that does not just pass an operand on gives, if surely not a bool."""
+    kind = node.data
+    if kind in ("addition", "multiplication") or (
+        kind == "unary" and children[0].data == "unary_neg"
+    ):
+        return "a number (the result of arithmetic)", "size(steps.a.outputs.rows) > 0"
+    if kind in _ACCESS:
+        return _access_kind(node)
+    if kind == "member_dot_arg" or kind == "ident_arg":
+        name = str(node.children[1]) if kind == "member_dot_arg" else _token(node)
+        if name in _NUMBER_CALLS:
+            return f"a number ({name}())", f"{name}(...) > 0"
+        return ("a string (string())", _EXAMPLE) if name == "string" else None
+    if kind == "literal":
+        found = _literal_kind(_token(node))
+        return (found, _EXAMPLE) if found is not None else None
+    if kind in ("list_lit", "map_lit"):
+        return ("a list" if kind == "list_lit" else "a map"), _EXAMPLE
+    return None
+
+
+def _access_kind(node: lark.Tree[Any]) -> tuple[str, str] | None:
+    base, accessors = _access_chain(node)
+    if _is_steps(base, FLOW) and accessors:
+        field = _accessor_name(accessors[0])
+        return f"a string, flow.{field}", f"flow.{field} == 'Failed'"
+    if not _is_steps(base) or len(accessors) < 2:
+        return None
+    ref = _step_ref(_accessor_name(accessors[0]) or "?")
+    field = _accessor_name(accessors[1])
+    if field == "phase":
+        return f"a string, {ref}.phase", f"{ref}.phase == 'Succeeded'"
+    if len(accessors) == 2:
+        return f"a map, {ref}.outputs", f"has({ref}.outputs.rows)"
+    parameter = _accessor_name(accessors[2])
+    text = f"{ref}.outputs.{parameter}" if parameter else f"{ref}.outputs[...]"
+    return f"a string, {text}", f"{text} == 'yes'"
+
+
+def _literal_kind(token: str) -> str | None:
+    if token in ("true", "false"):
+        return None
+    if token == "null":
+        return "null"
+    if token[:1] in "'\"" or token[:2].lower() in ("r'", 'r"'):
+        return f"a string, {token}"
+    if token[:1].lower() == "b":
+        return "bytes"
+    return f"a number, {token}"
+
+
+# --- phases compared with text ----------------------------------------------------------------
+
+
+def _wrong_phase(node: lark.Tree[Any]) -> WhenError | None:
+    """``steps.a.phase == 'Succeded'`` can never hold: the error for a phase compared with
+    text that is no phase, else None. Reads only the two operands' single-child chains."""
+    if len(node.children) != 2:
+        return None
+    operator, right = node.children
+    if not (isinstance(operator, lark.Tree) and isinstance(right, lark.Tree)):
+        return None
+    if operator.data not in ("relation_eq", "relation_ne", "relation_in"):
+        return None
+    sides = [_operand(operator.children[0]), _operand(right)]
+    whose = next((side for side in sides if isinstance(side, str) and side in _PHASES_OF), None)
+    if whose is None:
+        return None
+    phases = _PHASES_OF[str(whose)]
+    for side in sides:
+        for text in side if isinstance(side, list) else []:
+            if text not in phases:
+                close = difflib.get_close_matches(text, phases, n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                return WhenError(
+                    f"'{text}' is not a phase: {whose}'s phase is one of "
+                    f"{', '.join(phases[:-1])} or {phases[-1]}{hint}"
+                )
+    return None
+
+
+# Whose phase an operand reads, and the phases it can have: a step's, or the outcome of
+# spec.steps that finally steps read.
+_PHASES_OF = {"a step": PHASES, "the flow": ("Succeeded", "Failed")}
+
+
+def _operand(node: object) -> str | list[str] | None:
+    """ "a step" for ``steps.<step>.phase``, "the flow" for ``flow.phase``; the texts of a
+    quoted string or of a list of quoted strings; else None."""
+    for current in _single_child_chain(node):
+        if current.data in _ACCESS:
+            base, accessors = _access_chain(current)
+            if _is_steps(base, FLOW):
+                return "the flow" if _accessor_name(accessors[0]) == "phase" else None
+            is_phase = len(accessors) == 2 and _accessor_name(accessors[1]) == "phase"
+            return "a step" if _is_steps(base) and is_phase else None
+        if current.data == "literal":
+            text = _string_literal(current)
+            return [text] if text is not None else None
+        if current.data == "list_lit":
+            return _string_list(current)
+    return None
+
+
+def _string_list(node: lark.Tree[Any]) -> list[str] | None:
+    items = node.children[0].children if node.children else []
+    texts = [_string_literal(item) for item in items]
+    return None if any(text is None for text in texts) else [t for t in texts if t is not None]
+
+
+# --- small readers -----------------------------------------------------------------------------
 
 
 def _token(node: lark.Tree[Any]) -> str:
     return str(node.children[0]) if node.children else ""
 
 
-def _is_steps(node: object) -> bool:
-    """A ``member`` that is just the identifier ``steps``."""
+def _is_steps(node: object, name: str = STEPS) -> bool:
+    """A ``member`` that is just the identifier ``steps`` (or ``name``)."""
     if not isinstance(node, lark.Tree) or node.data != "member" or len(node.children) != 1:
         return False
     primary = node.children[0]
     if not (isinstance(primary, lark.Tree) and primary.data == "primary"):
         return False
     ident = primary.children[0]
-    return isinstance(ident, lark.Tree) and ident.data == "ident" and _token(ident) == STEPS
+    return isinstance(ident, lark.Tree) and ident.data == "ident" and _token(ident) == name
 
 
 def _string_literal(node: object) -> str | None:
@@ -332,4 +657,39 @@ def _single_child_chain(node: object) -> Iterator[lark.Tree[Any]]:
 
 def _eval_message(error: CELEvalError) -> str:
     args = error.args
-    return str(args[0]) if args else str(error)
+    text = str(args[0]) if args else str(error)
+    missing = re.fullmatch(r"no such member in mapping: '(.*)'", text)
+    if missing:
+        return (
+            f'no output "{missing[1]}" (outputs are not collected yet); test for one with '
+            f"has(), e.g. has(steps.<name>.outputs.{missing[1]})"
+        )
+    return text
+
+
+def _pattern_problem(node: lark.Tree[Any]) -> WhenError | None:
+    """A ``matches`` whose pattern is a quoted string RE2 cannot compile fails when it runs:
+    the error to give now. Patterns with escapes are left to run time (CEL unescapes them)."""
+    if node.data == "member_dot_arg":
+        arguments = node.children[2] if len(node.children) > 2 else None
+        position = 0
+    else:
+        arguments = node.children[1] if len(node.children) > 1 else None
+        position = 1
+    if not isinstance(arguments, lark.Tree) or len(arguments.children) <= position:
+        return None
+    pattern = _string_literal(arguments.children[position])
+    if pattern is None or "\\" in pattern:
+        return None
+    try:
+        re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as error:
+        detail = (
+            error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else error
+        )
+        return WhenError(f"matches('{pattern}'): not a regular expression: {detail}")
+    return None
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the error is reported here, not on stderr

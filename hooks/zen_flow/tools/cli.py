@@ -1,8 +1,19 @@
 """The ``zen-flow`` command: lint, graph and simulate JobFlows offline, and serve the hooks.
 
-Exit codes: 0 all good; 1 the file has problems (lint, graph) or the simulated flow Failed;
-2 the command could not do what was asked (bad option, unreadable file), or the simulated
-flow did not finish. Errors are one line each; ``--debug`` shows tracebacks.
+Exit codes, the same for every command:
+
+- 0: all good: no problem found (lint), drawn (graph), the flow Succeeded (simulate).
+- 1: the input has problems: a file that cannot be read, a YAML syntax error, an invalid
+  JobFlow, not exactly one JobFlow (graph, simulate), no status (graph --status).
+- 2: wrong usage: an unknown or bad option or argument, an option naming a step the flow
+  does not have (simulate).
+- 3: simulate: the flow Failed.
+- 4: simulate: the flow did not finish (suspended and never resumed, or --max-time).
+- 70: an unexpected error, a bug: one line, or the traceback with ``--debug``.
+
+Problems and errors are one line each, on stderr (lint prints its problems on stdout).
+``serve`` runs gunicorn: a bad ZEN_FLOW_* setting or an address in use stops it at once with
+one line, ``Error: ...``, and exit code 1.
 """
 
 from __future__ import annotations
@@ -22,11 +33,26 @@ import pydantic
 from zen_flow.api.durations import parse_duration
 from zen_flow.api.spec import JobFlowSpec
 from zen_flow.api.status import JobFlowStatus
+from zen_flow.spec.messages import describe, path_text
 from zen_flow.spec.validation import InvalidSpecError
 from zen_flow.tools import diagram as drawing
-from zen_flow.tools.lint import Document, LintError, LintProblem, lint_text, single_flow
+from zen_flow.tools.lint import (
+    Document,
+    LintError,
+    LintProblem,
+    flow_name,
+    lint_text,
+    single_flow,
+)
+from zen_flow.tools.sim.metacontroller import simulated_name
 from zen_flow.tools.sim.run import Simulation, StopReason, Tick, simulate
-from zen_flow.tools.sim.scenario import Annotation, Outcome, Scenario, SimulationError
+from zen_flow.tools.sim.scenario import (
+    Annotation,
+    Outcome,
+    Scenario,
+    SimulationError,
+    check_scenario,
+)
 from zen_flow.tools.sim.timeline import Event, format_offset
 
 DEBUG = "zen_flow.debug"
@@ -38,19 +64,39 @@ REDRAW_SECONDS = 0.1
 BAR_WIDTH = 24
 
 
-class CliError(click.ClickException):
-    """A one-line error; exit code 2."""
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_FAILED = 3
+EXIT_UNFINISHED = 4
+EXIT_BUG = 70
 
-    exit_code = 2
+
+class CliError(click.ClickException):
+    """A one-line error, ``zen-flow: error: ...``: the command cannot do what was asked."""
+
+    exit_code = EXIT_USAGE
 
     def show(self, file: Any = None) -> None:
         click.echo(f"zen-flow: error: {self.format_message()}", err=True)
 
 
+class InputError(CliError):
+    """The input lacks what the command needs (e.g. a status to draw)."""
+
+    exit_code = EXIT_PROBLEMS
+
+
+class UnexpectedError(CliError):
+    """A bug: the simulator or the hooks did what they never should."""
+
+    exit_code = EXIT_BUG
+
+
 class ProblemsFound(click.ClickException):
     """Problems in the user's file, printed one per line; exit code 1."""
 
-    exit_code = 1
+    exit_code = EXIT_PROBLEMS
 
     def __init__(self, problems: Iterable[LintProblem]) -> None:
         self.problems = list(problems)
@@ -73,7 +119,7 @@ class _Main(click.Group):
             if ctx.meta.get(DEBUG):
                 raise
             text = " ".join(str(error).split()) or type(error).__name__
-            raise CliError(
+            raise UnexpectedError(
                 f"unexpected {type(error).__name__}: {text} (run with --debug for the traceback)"
             ) from error
 
@@ -87,13 +133,26 @@ def main(ctx: click.Context, debug: bool) -> None:
 
     Lint a JobFlow file, draw its DAG and simulate a run, all offline and with the very same
     code as the hooks; or serve the hooks for Metacontroller.
+
+    \b
+    Exit codes, for every command:
+      0   all good (simulate: the flow Succeeded)
+      1   the input has problems (unreadable, YAML, invalid JobFlow)
+      2   wrong usage (an unknown or bad option)
+      3   simulate: the flow Failed
+      4   simulate: the flow did not finish (suspended, or --max-time)
+      70  an unexpected error (a bug; --debug shows the traceback)
     """
     ctx.meta[DEBUG] = debug
 
 
 @main.command()
 def serve() -> None:
-    """Serve the hooks with gunicorn (settings from ZEN_FLOW_* environment variables)."""
+    """Serve the hooks with gunicorn (settings from ZEN_FLOW_* environment variables).
+
+    A bad setting, or an address already in use, stops it at once with one line naming the
+    variable (gunicorn's "Error: ...", exit code 1).
+    """
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     os.execv(gunicorn, [gunicorn, "--config", "python:zen_flow.server.gunicorn_conf"])
 
@@ -109,14 +168,15 @@ def serve() -> None:
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
-    help="text: file:document: path: message per line; json: a list of problems.",
+    help="text: file:line:column: path: message per line; json: a list of problems.",
 )
 def lint(files: tuple[str, ...], output: str) -> None:
     """Check JobFlow YAML files with the same models and rules as the hooks.
 
     Every document of every FILE (- for stdin) that is a JobFlow is checked: apiVersion,
-    kind, metadata.name and the whole spec. Other objects are ignored. Exit code 1 when
-    any problem is found.
+    kind, metadata.name and the whole spec, keys given twice, and the names its children
+    would have. Other objects are ignored. Each problem is one line, file:line:column:
+    path: message. Exit code 1 when any problem is found.
     """
     problems: list[LintProblem] = []
     flows = 0
@@ -124,7 +184,7 @@ def lint(files: tuple[str, ...], output: str) -> None:
         try:
             text = _read_text(file)
         except (OSError, UnicodeDecodeError) as error:
-            problems.append(LintProblem(file, None, "", _read_error(error)))
+            problems.append(LintProblem(file, _read_error(error)))
             continue
         report = lint_text(file, text)
         problems.extend(report.problems)
@@ -169,7 +229,7 @@ def lint(files: tuple[str, ...], output: str) -> None:
 def graph(file: str, fmt: str, with_status: bool) -> None:
     """Draw the DAG of the JobFlow in FILE (- for stdin)."""
     document, spec = _load_flow(file)
-    name = str((document.body.get("metadata") or {}).get("name") or "jobflow")
+    name = _shown_name(document.body)
     status = _status_of(file, document.body) if with_status else None
     if fmt == "mermaid":
         text = drawing.to_mermaid(spec, status)
@@ -184,15 +244,23 @@ def graph(file: str, fmt: str, with_status: bool) -> None:
 def _status_of(file: str, body: dict[str, Any]) -> JobFlowStatus:
     raw = body.get("status")
     if not raw:
-        raise CliError(
+        raise InputError(
             f"{file}: the JobFlow has no .status (save one with kubectl get jobflow NAME -o yaml)"
         )
     try:
         return JobFlowStatus.model_validate(raw)
     except pydantic.ValidationError as error:
         detail = error.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in detail["loc"])
-        raise CliError(f"{file}: status.{where}: {detail['msg']}") from error
+        where = path_text(JobFlowStatus, detail["loc"], prefix="status")
+        raise InputError(f"{file}: {where}: {describe(detail, JobFlowStatus)}") from error
+
+
+def _shown_name(body: dict[str, Any]) -> str:
+    """The flow's name; a flow named by the API server shows its ``generateName``."""
+    name, length = flow_name(body)
+    if length is not None:
+        return f"{name}(generated)"
+    return name or "jobflow"
 
 
 # --- simulate --------------------------------------------------------------------------------
@@ -282,10 +350,9 @@ def simulate_command(  # noqa: PLR0913 - click passes one argument per option
 
     Each Job runs for its step's duration, then finishes with the next scripted outcome of
     its step. Prints the timeline as it happens, then the final status; progress goes to
-    stderr. Exit code 0 when the flow Succeeded, 1 when it Failed, 2 when it had not
-    finished (suspended, or --max-time).
+    stderr. Exit code 0 when the flow Succeeded, 3 when it Failed, 4 when it had not
+    finished (suspended, or --max-time); 1 when the file has problems, 2 for a bad option.
     """
-    document, _ = _load_flow(file)
     scenario = Scenario(
         outcomes=_step_options("--outcome", outcomes, _outcomes),
         durations=_step_options("--duration", durations, _positive_duration),
@@ -296,8 +363,13 @@ def simulate_command(  # noqa: PLR0913 - click passes one argument per option
         outputs=_outputs(outputs),
         max_time=max_time,
     )
-    name = str((document.body.get("metadata") or {}).get("name") or "jobflow")
-    total = len(document.body["spec"]["steps"])
+    document, spec = _load_flow(file)
+    try:
+        check_scenario(spec, scenario)
+    except SimulationError as error:
+        raise click.UsageError(str(error)) from error
+    name = simulated_name(document.body)
+    total = len(spec.all_steps)
     click.echo(
         f"Simulating JobFlow {name}: {_plural(total, 'step')}; Jobs run "
         f"{format_offset(default_duration)} unless --duration says otherwise"
@@ -313,13 +385,11 @@ def simulate_command(  # noqa: PLR0913 - click passes one argument per option
 
             result = simulate(document.body, scenario, progress=progress.update, events=show)
     except SimulationError as error:
-        raise CliError(f"{file}: {error}") from error
+        raise UnexpectedError(f"{file}: {error}") from error
     except InvalidSpecError as error:
-        raise ProblemsFound(
-            LintProblem(file, document.index, p.path, p.message) for p in error.problems
-        ) from error
+        raise ProblemsFound(document.problem(p.path, p.message) for p in error.problems) from error
     _print_summary(name, result, max_time)
-    sys.exit({"Succeeded": 0, "Failed": 1}.get(result.phase, 2))
+    sys.exit({"Succeeded": EXIT_OK, "Failed": EXIT_FAILED}.get(result.phase, EXIT_UNFINISHED))
 
 
 @contextmanager
@@ -492,7 +562,7 @@ def _load_flow(file: str) -> tuple[Document, JobFlowSpec]:
     try:
         text = _read_text(file)
     except (OSError, UnicodeDecodeError) as error:
-        raise CliError(f"{file}: {_read_error(error)}") from error
+        raise ProblemsFound([LintProblem(file, _read_error(error))]) from error
     try:
         return single_flow(file, text)
     except LintError as error:

@@ -54,6 +54,8 @@ ALLOWED_KEYWORDS: Final = frozenset(
         "pattern",
         "minItems",
         "maxItems",
+        "minProperties",
+        "maxProperties",
         "format",
         PRESERVE,
         EMBEDDED,
@@ -237,7 +239,7 @@ def _bound_errors(value: Any, schema: Schema, path: str) -> Iterator[str]:
         yield f"{path}: {value!r} not one of {schema['enum']}"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         yield from _range_errors(value, schema, path)
-    if isinstance(value, (str, list)):
+    if isinstance(value, (str, list, dict)):
         yield from _size_errors(value, schema, path)
     if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
         yield f"{path}: {value!r} does not match {schema['pattern']}"
@@ -251,9 +253,14 @@ def _range_errors(value: float, schema: Schema, path: str) -> Iterator[str]:
         yield f"{path}: {value} above maximum {high}"
 
 
-def _size_errors(value: str | list[Any], schema: Schema, path: str) -> Iterator[str]:
+def _size_errors(
+    value: str | list[Any] | dict[str, Any], schema: Schema, path: str
+) -> Iterator[str]:
     if isinstance(value, str):
         low, high, few, many = "minLength", "maxLength", "shorter than {}", "longer than {}"
+    elif isinstance(value, dict):
+        low, high = "minProperties", "maxProperties"
+        few, many = "fewer than {} properties", "more than {} properties"
     else:
         low, high, few, many = "minItems", "maxItems", "fewer than {} items", "more than {} items"
     if len(value) < schema.get(low, 0):

@@ -1,7 +1,9 @@
 """Drawings of a flow's DAG: Mermaid, Graphviz dot, or a layered listing for the terminal.
 
 Steps are placed in layers by their longest chain of dependencies (layer 1 has none), in
-declaration order within a layer. With a status, each step is marked with its phase.
+declaration order within a layer; the finally steps come in layers of their own after all
+the others, which they follow whatever happens. A step that fans out over items is drawn as
+a stack, with how many items it has. With a status, each step is marked with its phase.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from zen_flow.api.reasons import StepReason
-from zen_flow.api.spec import JobFlowSpec
+from zen_flow.api.spec import JobFlowSpec, Step
 from zen_flow.api.status import JobFlowStatus, StepPhase, StepStatus
 from zen_flow.spec.dag import topological_order
 
@@ -80,6 +82,8 @@ class Node:
     when: str | None
     continue_on_failure: bool
     status: StepStatus | None
+    final: bool = False  # a finally step
+    items: str | None = None  # a fan-out step's: "for each of 3 items, 2 at once"
 
     @property
     def mark(self) -> Mark | None:
@@ -94,14 +98,14 @@ class Node:
 
 
 def nodes(spec: JobFlowSpec, status: JobFlowStatus | None = None) -> list[list[Node]]:
-    """The steps by layer (longest dependency chain), in declaration order within a layer."""
-    dependencies = {step.name: step.dependencies for step in spec.steps}
-    layer: dict[str, int] = {}
-    for name in topological_order(dependencies):
-        layer[name] = 1 + max((layer[d] for d in dependencies[name] if d in layer), default=-1)
+    """The steps by layer (longest dependency chain), in declaration order within a layer;
+    then the finally steps, by layer among themselves."""
+    main = _layers(spec.steps)
+    final = _layers(spec.finally_, start=max(main.values(), default=-1) + 1)
+    layer = {**main, **final}
     by_name = {s.name: s for s in status.steps} if status is not None else {}
     layers: list[list[Node]] = [[] for _ in range(max(layer.values(), default=-1) + 1)]
-    for step in spec.steps:
+    for step in spec.all_steps:
         state = by_name.get(step.name)
         if status is not None and state is None:
             state = StepStatus(name=step.name, phase=StepPhase.PENDING)
@@ -113,31 +117,75 @@ def nodes(spec: JobFlowSpec, status: JobFlowStatus | None = None) -> list[list[N
                 when=step.when,
                 continue_on_failure=step.continue_on_failure,
                 status=state,
+                final=step.name in final,
+                items=_items(step),
             )
         )
     return layers
 
 
+def _layers(steps: tuple[Step, ...] | list[Step], start: int = 0) -> dict[str, int]:
+    dependencies = {step.name: step.dependencies for step in steps}
+    layer: dict[str, int] = {}
+    for name in topological_order(dependencies):
+        below = (layer[d] for d in dependencies[name] if d in layer)
+        layer[name] = max(below, default=start - 1) + 1
+    return layer
+
+
+def _items(step: Step) -> str | None:
+    """What a fan-out step runs over, as a drawing says it."""
+    if step.with_items is not None:
+        text = f"for each of {_count(len(step.with_items), 'item')}"
+    elif step.with_param is not None:
+        text = f"for each item of {step.with_param.step}.{step.with_param.parameter}"
+    else:
+        return None
+    return text + (f", {step.parallelism} at once" if step.parallelism else "")
+
+
+def _finally_edges(layers: list[list[Node]]) -> list[tuple[str, str]]:
+    """(last step, first finally step) pairs: every finally step runs after every step."""
+    flat = [node for layer in layers for node in layer]
+    upstream = {d for node in flat if not node.final for d in node.dependencies}
+    last = [n.name for n in flat if not n.final and n.name not in upstream]
+    first = [n.name for n in flat if n.final and not n.dependencies]
+    return [(a, b) for a in last for b in first]
+
+
 def to_mermaid(spec: JobFlowSpec, status: JobFlowStatus | None = None) -> str:
-    """A Mermaid flowchart; with a status, steps are coloured by phase (classDef per mark)."""
+    """A Mermaid flowchart; with a status, steps are coloured by phase (classDef per mark).
+    Fan-out steps are stacks (Mermaid's subroutine shape); finally steps are in a subgraph."""
     flat = [node for layer in nodes(spec, status) for node in layer]
     ids = {node.name: f"n{i}" for i, node in enumerate(flat)}
-    tolerated = {n.name for n in flat if n.continue_on_failure}
     lines = ["flowchart TD"]
-    for node in flat:
-        label = _mermaid_text(node.name)
-        if node.mark is not None:
-            label = f"{UNICODE_MARKERS[node.mark]} {label}"
-        if node.when:
-            label += f"<br/><i>when</i> {_mermaid_text(node.when)}"
-        lines.append(f'    {ids[node.name]}["{label}"]')
+    lines += [_mermaid_node(node, ids[node.name]) for node in flat if not node.final]
+    final = [_mermaid_node(node, ids[node.name]) for node in flat if node.final]
+    if final:
+        lines += ["    subgraph finally", *(f"    {line}" for line in final), "    end"]
+    tolerated = {n.name for n in flat if n.continue_on_failure}
     for node in flat:
         for dependency in node.dependencies:
             arrow = "-.->" if dependency in tolerated else "-->"
             lines.append(f"    {ids[dependency]} {arrow} {ids[node.name]}")
+    for last, first in _finally_edges([flat]):
+        lines.append(f"    {ids[last]} -. always .-> {ids[first]}")
     if status is not None:
         lines += _mermaid_classes(flat, ids)
     return "\n".join(lines) + "\n"
+
+
+def _mermaid_node(node: Node, node_id: str) -> str:
+    label = _mermaid_text(node.name)
+    if node.mark is not None:
+        label = f"{UNICODE_MARKERS[node.mark]} {label}"
+    if node.items:
+        label += f"<br/>{_mermaid_text(node.items)}"
+    if node.when:
+        label += f"<br/><i>when</i> {_mermaid_text(node.when)}"
+    if node.items:
+        return f'    {node_id}[["{label}"]]'
+    return f'    {node_id}["{label}"]'
 
 
 def _mermaid_classes(flat: list[Node], ids: Mapping[str, str]) -> list[str]:
@@ -153,9 +201,9 @@ def _mermaid_classes(flat: list[Node], ids: Mapping[str, str]) -> list[str]:
 
 
 def to_dot(spec: JobFlowSpec, status: JobFlowStatus | None = None, name: str = "jobflow") -> str:
-    """A Graphviz digraph; with a status, steps are filled with the colour of their phase."""
+    """A Graphviz digraph; with a status, steps are filled with the colour of their phase.
+    Fan-out steps are 3D boxes; finally steps are in a dashed cluster."""
     layers = nodes(spec, status)
-    tolerated = {n.name for layer in layers for n in layer if n.continue_on_failure}
     lines = [
         f"digraph {_dot_quote(name)} {{",
         "    rankdir=TB;",
@@ -164,28 +212,43 @@ def to_dot(spec: JobFlowSpec, status: JobFlowStatus | None = None, name: str = "
     ]
     for layer in layers:
         lines.append(f"    {{ rank=same; {' '.join(_dot_quote(n.name) for n in layer)}; }}")
-    for layer in layers:
-        for node in layer:
-            label = [node.name]
-            if node.status is not None:
-                label.append(_state_text(node))
-            if node.when:
-                label.append(f"when {node.when}")
-            # A backslash and an n make a line break inside a dot label.
-            text = "\\n".join(_dot_escape(part) for part in label)
-            attributes = [f'label="{text}"']
-            if node.mark is not None:
-                fill, border = _DOT_COLOUR[node.mark]
-                style = "rounded,filled,dashed" if node.mark is Mark.SKIPPED else "rounded,filled"
-                attributes += [f'style="{style}"', f'fillcolor="{fill}"', f'color="{border}"']
-            lines.append(f"    {_dot_quote(node.name)} [{', '.join(attributes)}];")
+    final = [_dot_quote(n.name) for layer in layers for n in layer if n.final]
+    if final:
+        members = "; ".join(final)
+        cluster = f'label="finally"; style=dashed; {members};'
+        lines.append(f"    subgraph cluster_finally {{ {cluster} }}")
+    lines += [_dot_node(node) for layer in layers for node in layer]
+    tolerated = {n.name for layer in layers for n in layer if n.continue_on_failure}
     for layer in layers:
         for node in layer:
             for dependency in node.dependencies:
                 style = " [style=dashed]" if dependency in tolerated else ""
                 lines.append(f"    {_dot_quote(dependency)} -> {_dot_quote(node.name)}{style};")
+    for last, first in _finally_edges(layers):
+        edge = '[style=dotted, label="always"]'
+        lines.append(f"    {_dot_quote(last)} -> {_dot_quote(first)} {edge};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _dot_node(node: Node) -> str:
+    label = [node.name]
+    if node.items:
+        label.append(node.items)
+    if node.status is not None:
+        label.append(_state_text(node))
+    if node.when:
+        label.append(f"when {node.when}")
+    # A backslash and an n make a line break inside a dot label.
+    text = "\\n".join(_dot_escape(part) for part in label)
+    attributes = [f'label="{text}"']
+    if node.items:
+        attributes.append("shape=box3d")
+    if node.mark is not None:
+        fill, border = _DOT_COLOUR[node.mark]
+        style = "rounded,filled,dashed" if node.mark is Mark.SKIPPED else "rounded,filled"
+        attributes += [f'style="{style}"', f'fillcolor="{fill}"', f'color="{border}"']
+    return f"    {_dot_quote(node.name)} [{', '.join(attributes)}];"
 
 
 def to_text(
@@ -198,19 +261,27 @@ def to_text(
     layers = nodes(spec, status)
     total = sum(len(layer) for layer in layers)
     if status is None:
-        header = f"JobFlow {name}: {total} steps in {len(layers)} layers"
+        header = f"JobFlow {name}: {_count(total, 'step')} in {_count(len(layers), 'layer')}"
     else:
         done, of = status.progress.completed_steps, status.progress.total_steps or total
         header = f"JobFlow {name}: {status.phase.value}, {done}/{of} steps done"
     table = [[_columns(node, markers) for node in layer] for layer in layers]
     widths = [max(len(row[i]) for rows in table for row in rows) for i in range(len(table[0][0]))]
     lines = [header]
+    first_final = next((i for i, layer in enumerate(layers) if layer[0].final), len(layers))
     for number, rows in enumerate(table, start=1):
-        lines.append(f"layer {number}")
+        if number > first_final:
+            lines.append(f"finally {number - first_final} (after every step, whatever happened)")
+        else:
+            lines.append(f"layer {number}")
         for row in rows:
             cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
             lines.append(("  " + "  ".join(cells)).rstrip())
     return "\n".join(lines) + "\n"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _columns(node: Node, markers: Mapping[Mark, str]) -> list[str]:
@@ -220,7 +291,8 @@ def _columns(node: Node, markers: Mapping[Mark, str]) -> list[str]:
     if node.status is not None:
         columns.append(_state_text(node))
     columns.append("after " + ", ".join(node.dependencies) if node.dependencies else "")
-    notes = [f"when {node.when}"] if node.when else []
+    notes = [node.items] if node.items else []
+    notes += [f"when {node.when}"] if node.when else []
     if node.continue_on_failure:
         notes.append("(continues on failure)")
     columns.append("  ".join(notes))

@@ -94,6 +94,10 @@ def check(tmp_path: Path, root: Path, *lines: str, may_delete_crd: bool = False)
         ("kubectl annotate jobflow <name> workflow.zen.io/suspended=yes", "takes one of"),
         ("kubectl annotate jobflow <name> workflow.zen.io/terminate=false", "takes one of"),
         ("kubectl annotate jobflow <name> workflow.zen.io/approve-ship=maybe", "takes one of"),
+        (
+            "kubectl annotate jobflow <name> kubectl.kubernetes.io/last-applied-configuration=x",
+            "does something only when removed",
+        ),
         ("kubectl wait --for=condition=Done jobflow/<name>", "no condition 'Done'"),
         ("kubectl get jobflow <n> -o jsonpath='{.status.stepz}'", "no field 'stepz'"),
         ("kubectl get jf <n> -o jsonpath='{range .status.steps[*]}{.nam}{end}'", "'nam'"),
@@ -167,6 +171,7 @@ def test_checker_catches_what_does_not_work(
         "kubectl annotate jobflow <name> workflow.zen.io/terminate=true",
         "kubectl annotate jobflow <name> workflow.zen.io/rerun=any-token-at-all --overwrite",
         "kubectl annotate jobflow <name> workflow.zen.io/approve-ship=false --overwrite",
+        "kubectl annotate jobflow <name> kubectl.kubernetes.io/last-applied-configuration-",
         "kubectl -n mc logs mc-0 | grep error",
         "kubectl -n mc get lease mc",
         "X=$(kubectl get jobflow <name> -o jsonpath='{.status.phase}') && echo $X",
@@ -254,3 +259,30 @@ def test_only_an_uninstall_may_delete_the_crd(tmp_path: Path, repository: Path) 
 )
 def test_writes_status(words: list[str], writes: bool) -> None:
     assert writes_status(parse_command("f:1", "", words)) is writes
+
+
+def restricted_manifests() -> Manifests:
+    manifests = toy_manifests()
+    namespace = {
+        "kind": "Namespace",
+        "metadata": {
+            "name": "zen-flow-system",
+            "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
+        },
+    }
+    return Manifests([*manifests.objects, namespace], manifests.lease, manifests.example_flows)
+
+
+def test_a_pod_run_where_pod_security_is_restricted_must_meet_it(tmp_path: Path) -> None:
+    checker = Checker(restricted_manifests(), tmp_path)
+    plain = parse_command("x:1", "", ["-n", "zen-flow-system", "run", "r", "--image=b:1"])
+    assert any("runAsNonRoot must be true" in error for error in checker.check(plain))
+    overrides = (
+        '{"spec":{"securityContext":{"runAsNonRoot":true,"seccompProfile":'
+        '{"type":"RuntimeDefault"}},"containers":[{"name":"r","image":"b:1",'
+        '"securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}'
+    )
+    compliant = parse_command(
+        "x:2", "", ["-n", "zen-flow-system", "run", "r", "--image=b:1", f"--overrides={overrides}"]
+    )
+    assert checker.check(compliant) == []

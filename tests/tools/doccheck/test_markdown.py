@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zen_flow.tools.doccheck.markdown import broken_links, headings, slug, strip_code
+from zen_flow.tools.doccheck.markdown import broken_links, headings, slug, strip_code, table_rows
 
 TEXT = """# Title
 
@@ -58,3 +58,14 @@ def test_links_are_relative_to_the_file(tmp_path: Path) -> None:
     doc = tmp_path / "docs" / "DOC.md"
     doc.write_text("[up](../README.md) [here](README.md)\n")
     assert broken_links(doc) == ["README.md"]
+
+
+def test_tables_are_read_row_by_row_with_escaped_pipes_kept() -> None:
+    text = (
+        "| variable | default |\n| --- | --- |\n| `A` | `1` |\n| `B` | `x \\| y` |\n\n"
+        "```\n| not | a table |\n```\n"
+    )
+    assert table_rows(text, "variable") == [
+        {"variable": "`A`", "default": "`1`"},
+        {"variable": "`B`", "default": "`x \\| y`"},
+    ]

@@ -8,7 +8,8 @@ something happened or a due time passed.
 One pass: catch up with the Jobs (``attempts``), carry out a terminate or a rerun the flow's
 annotations ask for (``runs``), advance the steps under way (their Jobs' outcomes, outputs
 and ``retry``), then the steps not started, in dependency order (``gates``; ``approvals``
-for approval steps), and last the flow's ``phase``. Each of those is a module of small
+for approval steps), then the finally steps once every other step is final (``final``), and
+last the flow's ``phase``. Each of those is a module of small
 functions over a frozen ``PassContext``; this module only runs them in order.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from zen_flow.api.reasons import StepReason
 from zen_flow.api.spec import JobFlowSpec, StepType
 from zen_flow.api.status import (
     TERMINAL_FLOW_PHASES,
@@ -35,12 +37,13 @@ from zen_flow.engine.plan.attempts import (
     start_attempt,
 )
 from zen_flow.engine.plan.context import PassContext
+from zen_flow.engine.plan.final import finally_gate
 from zen_flow.engine.plan.gates import Gate, Verdict, pending_gate
-from zen_flow.engine.plan.phase import first_blocking_failure, flow_phase
+from zen_flow.engine.plan.phase import first_blocking_failure, flow_phase, main_outcome
 from zen_flow.engine.plan.runs import RunChange, rerun_steps, terminated
 from zen_flow.engine.plan.transitions import failed, skipped, started_in_run, waiting
 from zen_flow.engine.status import FlowState
-from zen_flow.spec.validation import step_order
+from zen_flow.spec.validation import finally_order, step_order
 
 __all__ = ["JobToCreate", "Plan", "plan"]
 
@@ -66,7 +69,7 @@ def plan(observation: Observation, spec: JobFlowSpec, now: datetime) -> Plan:
             step.name: caught_up(
                 ctx, last.get(step.name) or StepStatus(name=step.name, phase=StepPhase.PENDING)
             )
-            for step in spec.steps
+            for step in spec.all_steps
         },
     )
     if ctx.terminate:
@@ -75,6 +78,7 @@ def plan(observation: Observation, spec: JobFlowSpec, now: datetime) -> Plan:
         work.change_run(rerun_steps(ctx, work.states, ctx.rerun.token))
     work.advance_started_steps()
     work.advance_steps_not_started()
+    work.advance_finally_steps()
     completed = None if ctx.rerun_now else observation.status.completion_time
     return work.result(completed)
 
@@ -114,7 +118,7 @@ class _Pass:
     def advance_steps_not_started(self) -> None:
         """In dependency order, so a step sees what its dependencies became in this pass."""
         ctx = self.ctx
-        cause = first_blocking_failure(ctx, self.states.values())
+        cause = first_blocking_failure(ctx, self._main())
         blocking = cause.name if cause is not None else None
         for name in step_order(ctx.spec):
             state = self.states[name]
@@ -132,10 +136,36 @@ class _Pass:
             if failed_now and blocking is None and not ctx.tolerated(name):
                 blocking = name
 
+    def advance_finally_steps(self) -> None:
+        """Once every step of spec.steps is final, the finally steps, in dependency order;
+        their ``when`` may read the outcome (``flow.phase``, ``flow.reason``)."""
+        ctx = self.ctx
+        if not ctx.final:
+            return
+        outcome = main_outcome(ctx, self._main())
+        for name in finally_order(ctx.spec):
+            state = self.states[name]
+            if state.phase is not StepPhase.PENDING or started_in_run(state):
+                continue
+            if outcome is None:
+                self.states[name] = waiting(state, StepReason.WAITING_FOR_DEPENDENCIES)
+                continue
+            step = ctx.steps[name]
+            gate = finally_gate(ctx, step, self.states, outcome)
+            if gate.verdict is Verdict.START:
+                self.take(start_attempt(ctx, step, state, state.prior_attempts + 1, self.states))
+            else:
+                self.states[name] = _held(state, gate, ctx.now)
+
+    def _main(self) -> list[StepStatus]:
+        return [self.states[step.name] for step in self.ctx.spec.steps]
+
     def result(self, completed: str | None) -> Plan:
         ctx = self.ctx
-        ordered = [self.states[step.name] for step in ctx.spec.steps]
-        verdict = flow_phase(ctx, ordered)
+        main = self._main()
+        final = [self.states[step.name] for step in ctx.spec.finally_]
+        ordered = [*main, *final]
+        verdict = flow_phase(ctx, main, final)
         completion = None
         if verdict.phase in TERMINAL_FLOW_PHASES:
             completion = parse_time_or(completed, ctx.now)

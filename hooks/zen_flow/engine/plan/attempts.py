@@ -16,13 +16,14 @@ from typing import Any
 from zen_flow.api.naming import job_name
 from zen_flow.api.reasons import StepReason
 from zen_flow.api.spec import Step
-from zen_flow.api.status import TERMINAL_STEP_PHASES, FailedAttempt, StepStatus
+from zen_flow.api.status import TERMINAL_STEP_PHASES, FailedAttempt, ItemsStatus, StepStatus
 from zen_flow.api.times import format_time, later, parse_time_or
 from zen_flow.engine.observe import JobOutcome, ObservedJob
 from zen_flow.engine.outputs import OUTPUT_GRACE_SECONDS, declared
 from zen_flow.engine.plan.context import PassContext
 from zen_flow.engine.plan.gates import dependencies_met
 from zen_flow.engine.plan.inputs import InputUnavailable, environment
+from zen_flow.engine.plan.items import items_progress, step_items
 from zen_flow.engine.plan.retry import after_failed_attempt
 from zen_flow.engine.plan.transitions import (
     entered_attempt,
@@ -32,6 +33,7 @@ from zen_flow.engine.plan.transitions import (
     updated,
     with_failure,
 )
+from zen_flow.spec.fanout import ItemsError
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class JobToCreate:
     name: str
     active_deadline_seconds: int | None
     env: tuple[dict[str, Any], ...] = ()  # the step's inputs
+    items: tuple[str, ...] | None = None  # a fan-out step's items, one per index
 
 
 @dataclass(frozen=True)
@@ -56,22 +59,42 @@ class StepUpdate:
     retry_scheduled: bool = False  # a retry was counted against the flow's backoffLimit
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What an attempt is given: its environment and (fan-out) its items."""
+
+    env: tuple[dict[str, Any], ...] = ()
+    items: tuple[str, ...] | None = None
+
+
+def _inputs(step: Step, states: Mapping[str, StepStatus]) -> _Inputs | tuple[StepReason, str]:
+    """The attempt's inputs, or why it cannot have them."""
+    try:
+        return _Inputs(environment(step, states), step_items(step, states))
+    except InputUnavailable as error:
+        return StepReason.INPUT_UNAVAILABLE, str(error)
+    except ItemsError as error:
+        return StepReason.INVALID_ITEMS, str(error)
+
+
 def job_to_create(
     ctx: PassContext,
     step: Step,
     attempt: int,
     started: datetime,
-    env: tuple[dict[str, Any], ...] = (),
+    given: _Inputs = _Inputs(),
 ) -> JobToCreate:
     """The Job of ``attempt``, with the time it may run: the step's, the template's and the
     flow deadline's limits, whichever is smallest."""
     name = job_name(ctx.flow.name, ctx.flow.uid, step.name, attempt)
-    limits = [step.timeout_seconds, step.job_template.spec.active_deadline_seconds]
-    if ctx.deadline is not None:
+    template = ctx.spec.template_of(step)
+    limits = [step.timeout_seconds, template.spec.active_deadline_seconds]
+    if ctx.deadline is not None and ctx.bounded_by_deadline(step.name):
         remaining = (ctx.deadline - started).total_seconds()
         limits.append(max(1, int(remaining)))
     bounded = [limit for limit in limits if limit is not None]
-    return JobToCreate(step, attempt, name, min(bounded) if bounded else None, env)
+    deadline = min(bounded) if bounded else None
+    return JobToCreate(step, attempt, name, deadline, given.env, given.items)
 
 
 def start_attempt(
@@ -82,17 +105,20 @@ def start_attempt(
     states: Mapping[str, StepStatus],
 ) -> StepUpdate:
     """Start ``attempt`` of the step now: its Job is created by this answer (unless an input
-    cannot be had, which fails the step)."""
-    try:
-        env = environment(step, states)
-    except InputUnavailable as error:
-        return StepUpdate(failed(state, StepReason.INPUT_UNAVAILABLE, str(error), ctx.now))
-    job = job_to_create(ctx, step, attempt, ctx.now, env)
+    or its items cannot be had, which fails the step; with no items at all, it is done)."""
+    given = _inputs(step, states)
+    if isinstance(given, tuple):
+        return StepUpdate(failed(state, *given, ctx.now))
+    if given.items is not None and not given.items:
+        done = updated(state, items=ItemsStatus(total=0))
+        return StepUpdate(succeeded(done, ctx.now, StepReason.NO_ITEMS))
+    job = job_to_create(ctx, step, attempt, ctx.now, given)
     state = entered_attempt(state, attempt, job.name, ctx.flow.namespace, ctx.now)
     state = updated(
         state,
         reason=StepReason.JOB_CREATED,
         message=None if attempt == state.prior_attempts + 1 else state.message,
+        items=None if given.items is None else ItemsStatus(total=len(given.items)),
     )
     return StepUpdate(state, job=job, started=True)
 
@@ -120,6 +146,8 @@ def advance_started(
     """A step with an attempt under way: what its Job says, or what its failure leads to."""
     step = ctx.steps[state.name]
     job = ctx.jobs.get((step.name, state.attempt))
+    if job is not None and step.fans_out:
+        state = updated(state, items=items_progress(job))
     known_failure = any(f.attempt == state.attempt for f in state.failed_attempts)
     if job is not None and job.outcome is JobOutcome.COMPLETE and not known_failure:
         update = _completed(ctx, step, state, job)
@@ -219,12 +247,11 @@ def _missing_job(
     ctx: PassContext, step: Step, state: StepStatus, states: Mapping[str, StepStatus]
 ) -> StepUpdate:
     """A Job status calls running is not listed: just created (cache lag) or deleted."""
-    if ctx.deadline_passed:
+    if ctx.past_deadline(step.name):
         message = "flow activeDeadlineSeconds passed"
         return StepUpdate(failed(state, StepReason.DEADLINE_EXCEEDED, message, ctx.now))
     started = parse_time_or(state.attempt_start_time or state.start_time, ctx.now)
-    try:
-        env = environment(step, states)
-    except InputUnavailable as error:
-        return StepUpdate(failed(state, StepReason.INPUT_UNAVAILABLE, str(error), ctx.now))
-    return StepUpdate(state, job=job_to_create(ctx, step, state.attempt, started, env))
+    given = _inputs(step, states)
+    if isinstance(given, tuple):
+        return StepUpdate(failed(state, *given, ctx.now))
+    return StepUpdate(state, job=job_to_create(ctx, step, state.attempt, started, given))

@@ -41,6 +41,7 @@ class PassContext:
     replace: bool = False  # the rerun replaces the steps still running
     rerun_waiting: str | None = None  # a rerun token that waits for the run to end
     active_jobs: frozenset[str] = frozenset()  # step Jobs that have not finished
+    final: frozenset[str] = frozenset()  # the finally steps
 
     @classmethod
     def build(cls, observation: Observation, spec: JobFlowSpec, now: datetime) -> PassContext:
@@ -68,11 +69,20 @@ class PassContext:
             replace=replace,
             rerun_waiting=waiting,
             active_jobs=observation.active_jobs,
+            final=frozenset(step.name for step in spec.finally_),
         )
 
     @property
     def deadline_passed(self) -> bool:
         return self.deadline is not None and self.now >= self.deadline
+
+    def bounded_by_deadline(self, step: str) -> bool:
+        """The flow's deadline ends this step: every step but the finally steps, which run
+        after it too (a cleanup is most needed then)."""
+        return step not in self.final
+
+    def past_deadline(self, step: str) -> bool:
+        return self.deadline_passed and self.bounded_by_deadline(step)
 
     def tolerated(self, step: str) -> bool:
         """A failure of ``step`` does not fail the flow (continueOnFailure)."""

@@ -51,6 +51,16 @@ def pending_gate(
         return Gate(Verdict.SKIP, StepReason.DEADLINE_EXCEEDED, "flow activeDeadlineSeconds passed")
     if blocking is not None:
         return Gate(Verdict.SKIP, StepReason.UPSTREAM_FAILED, f'step "{blocking}" failed')
+    return ready_gate(ctx, step, states)
+
+
+def ready_gate(
+    ctx: PassContext,
+    step: Step,
+    states: Mapping[str, StepStatus],
+    flow: Mapping[str, str] | None = None,
+) -> Gate:
+    """A step nothing has failed for: its dependencies, suspension, resources, ``when``."""
     if not dependencies_met(ctx, step, states):
         return Gate(Verdict.WAIT, StepReason.WAITING_FOR_DEPENDENCIES)
     if ctx.suspended:
@@ -60,17 +70,20 @@ def pending_gate(
     if step.when is None:
         return START
     try:
-        go = when_holds(step.when, states)
+        go = when_holds(step.when, states, flow)
     except WhenError as error:
         return Gate(Verdict.FAIL, StepReason.CONDITION_ERROR, str(error))
     return START if go else Gate(Verdict.SKIP, StepReason.CONDITION_FALSE, f"when: {step.when}")
 
 
-def when_holds(source: str, states: Mapping[str, StepStatus]) -> bool:
-    """The value of a ``when`` over the steps it reads; ``WhenError`` if it has none."""
+def when_holds(
+    source: str, states: Mapping[str, StepStatus], flow: Mapping[str, str] | None = None
+) -> bool:
+    """The value of a ``when`` over the steps it reads (and, for a finally step, the outcome
+    of spec.steps); ``WhenError`` if it has none."""
     condition = compile_when(source)
     context: dict[str, dict[str, Any]] = {
         name: {"phase": states[name].phase.value, "outputs": dict(states[name].outputs)}
         for name in condition.steps
     }
-    return condition.evaluate(context)
+    return condition.evaluate(context, flow)

@@ -26,10 +26,22 @@ def first_blocking_failure(ctx: PassContext, states: Iterable[StepStatus]) -> St
     return None
 
 
-def flow_phase(ctx: PassContext, steps: Sequence[StepStatus]) -> FlowVerdict:
-    """Succeeded or Failed once every step is final; else Suspended, Pending or Running."""
-    if all(s.phase in TERMINAL_STEP_PHASES for s in steps):
-        return _outcome(ctx, steps)
+def main_outcome(ctx: PassContext, main: Sequence[StepStatus]) -> FlowVerdict | None:
+    """The outcome of spec.steps once each is final (what finally steps see as ``flow``)."""
+    if all(s.phase in TERMINAL_STEP_PHASES for s in main):
+        return _outcome(ctx, main)
+    return None
+
+
+def flow_phase(
+    ctx: PassContext, main: Sequence[StepStatus], final: Sequence[StepStatus] = ()
+) -> FlowVerdict:
+    """Succeeded or Failed once every step (``main``: spec.steps; ``final``: the finally
+    steps) is final; else Suspended, Pending or Running."""
+    steps = [*main, *final]
+    outcome = main_outcome(ctx, main)
+    if outcome is not None and all(s.phase in TERMINAL_STEP_PHASES for s in final):
+        return _with_finally(ctx, outcome, final)
     if ctx.suspended:
         return FlowVerdict(FlowPhase.SUSPENDED, FlowReason.SUSPENDED)
     active = [s for s in steps if s.phase is StepPhase.RUNNING]
@@ -37,6 +49,10 @@ def flow_phase(ctx: PassContext, steps: Sequence[StepStatus]) -> FlowVerdict:
         return FlowVerdict(
             FlowPhase.SUSPENDED, FlowReason.JOB_SUSPENDED, "every running Job is suspended"
         )
+    if outcome is not None:
+        detail = outcome.message or outcome.reason.value
+        message = short(f"spec.steps {outcome.phase.value.lower()} ({detail}); running finally")
+        return FlowVerdict(FlowPhase.RUNNING, FlowReason.RUNNING_FINALLY, message)
     awaiting = [s.name for s in steps if s.reason == StepReason.AWAITING_APPROVAL]
     notes = _notes(ctx, awaiting)
     if all(s.phase is StepPhase.PENDING for s in steps) and not awaiting:
@@ -64,9 +80,29 @@ def _notes(ctx: PassContext, awaiting: Sequence[str]) -> str | None:
     return short("; ".join(notes)) if notes else None
 
 
+_TERMINATED = FlowVerdict(FlowPhase.FAILED, FlowReason.TERMINATED, "terminated on request")
+
+
+def _with_finally(
+    ctx: PassContext, outcome: FlowVerdict, final: Sequence[StepStatus]
+) -> FlowVerdict:
+    """The flow's outcome: that of spec.steps, unless a finally step failed, which fails a
+    flow that succeeded and is added to the message of one that failed."""
+    if any(s.reason == StepReason.TERMINATED for s in final):
+        return _TERMINATED
+    cause = first_blocking_failure(ctx, final)
+    if cause is None or outcome.reason == FlowReason.TERMINATED:
+        return outcome
+    detail = f'finally step "{cause.name}" failed: {cause.message or cause.reason}'
+    if outcome.phase is FlowPhase.SUCCEEDED:
+        return FlowVerdict(FlowPhase.FAILED, FlowReason.FINALLY_STEP_FAILED, short(detail))
+    message = "; ".join(text for text in (outcome.message, detail) if text)
+    return FlowVerdict(outcome.phase, outcome.reason, short(message))
+
+
 def _outcome(ctx: PassContext, steps: Sequence[StepStatus]) -> FlowVerdict:
     if any(s.reason == StepReason.TERMINATED for s in steps):
-        return FlowVerdict(FlowPhase.FAILED, FlowReason.TERMINATED, "terminated on request")
+        return _TERMINATED
     cause = first_blocking_failure(ctx, steps)
     if cause is not None and ctx.deadline_passed and cause.reason == StepReason.DEADLINE_EXCEEDED:
         message = short(f'step "{cause.name}": {cause.message or cause.reason}')

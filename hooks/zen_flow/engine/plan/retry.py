@@ -110,7 +110,7 @@ def after_failed_attempt(ctx: PassContext, state: StepStatus, retries_used: int)
         state = backing_off(state, decision.due, message)
         scheduled = True
     due = parse_time_or(state.next_retry_time, ctx.now)
-    if ctx.deadline_passed:
+    if ctx.past_deadline(state.name):
         reason, message = StepReason.DEADLINE_EXCEEDED, f"{detail}; flow deadline passed"
         return AfterFailure(failed(state, reason, message, ctx.now), scheduled)
     if ctx.suspended:

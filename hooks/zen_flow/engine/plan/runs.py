@@ -42,13 +42,17 @@ def terminated(ctx: PassContext, states: Mapping[str, StepStatus]) -> RunChange:
 
 def rerun_steps(ctx: PassContext, states: Mapping[str, StepStatus], token: str) -> RunChange:
     """A rerun: failed and skipped steps start over with new attempts (and fresh retry
-    budgets); with ``replace``, steps still running are stopped first and start over too."""
+    budgets), and every finished finally step, since the run they end is a new one; with
+    ``replace``, steps still running are stopped first and start over too."""
     changed = {}
     deleted: frozenset[str] = frozenset()
     for name, state in states.items():
         if ctx.replace and state.phase is StepPhase.RUNNING:
             state = _replaced(ctx, state, token)
-        if state.phase in (StepPhase.FAILED, StepPhase.SKIPPED):
+        again: tuple[StepPhase, ...] = (StepPhase.FAILED, StepPhase.SKIPPED)
+        if name in ctx.final:
+            again = (*again, StepPhase.SUCCEEDED)
+        if state.phase in again:
             changed[name] = rerun(state, token)
         else:
             changed[name] = state

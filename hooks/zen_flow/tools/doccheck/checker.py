@@ -9,6 +9,7 @@ a JobFlow's status (see ``writes_status``).
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Final
@@ -29,9 +30,11 @@ from zen_flow.api.labels import (
 )
 from zen_flow.api.reasons import ConditionType
 from zen_flow.api.status import FlowPhase
+from zen_flow.engine.size import ANNOTATION_LAST_APPLIED_CONFIGURATION
 from zen_flow.tools.doccheck.commands import Command, is_placeholder
 from zen_flow.tools.doccheck.fields import field_path_error, output_paths
 from zen_flow.tools.doccheck.manifests import Manifests, Obj, pod_templates
+from zen_flow.tools.doccheck.podsecurity import ENFORCE_LABEL, merge_patch, restricted_problems
 from zen_flow.tools.doccheck.resources import (
     CLUSTER_SCOPED,
     KINDS,
@@ -57,7 +60,6 @@ SYSTEM_LABELS: Final = frozenset(
 FLOW_LABELS: Final = frozenset(
     {LABEL_JOBFLOW_SHORT, LABEL_JOBFLOW, LABEL_STEP, LABEL_ATTEMPT, LABEL_RESOURCE}
 )
-# Annotations a user sets on a JobFlow, and their values (the others of SPEC §6 are not built).
 # Annotations a user sets on a JobFlow, and the values they take (None: any text).
 USER_ANNOTATIONS: Final[dict[str, frozenset[str] | None]] = {
     ANNOTATION_SUSPENDED: frozenset({"true", "false"}),
@@ -65,6 +67,9 @@ USER_ANNOTATIONS: Final[dict[str, frozenset[str] | None]] = {
     ANNOTATION_RERUN: None,
 }
 APPROVAL_VALUES: Final = frozenset({"true", "false"})
+# Annotations of a JobFlow whose removal does something: kubectl's copy of the object counts
+# against the flow's size (zen_flow.engine.size).
+REMOVABLE_ANNOTATIONS: Final = frozenset({ANNOTATION_LAST_APPLIED_CONFIGURATION})
 # Verbs whose arguments are resources: `type/name`, `type name...` or `type[,type]`.
 RESOURCE_VERBS: Final = frozenset(
     {
@@ -156,13 +161,47 @@ class Checker:
         if verb == "run":
             if rest:
                 self.created.add(("Pod", rest[0]))
-            return []
+            return self.check_run(command, rest, namespace)
         if verb == "auth":
             return self.check_auth(command)
         if verb == "explain":
             return self.check_explain(rest)
         if verb == PLUGIN_VERB:
             return self.check_plugin(rest)
+        return None
+
+    def check_run(self, command: Command, rest: list[str], namespace: str | None) -> list[str]:
+        """The pod ``kubectl run`` makes (its ``--overrides`` merged in) is admitted by the
+        Pod Security level its namespace enforces."""
+        level = self.pod_security(namespace)
+        if level != "restricted" or not rest:
+            return []
+        overrides = command.values("--overrides")
+        if any(is_placeholder(text) for text in overrides):
+            return []
+        pod: Obj = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": rest[0]},
+            "spec": {
+                "containers": [{"name": rest[0], "image": (command.values("--image") or [""])[-1]}]
+            },
+        }
+        for text in overrides:
+            try:
+                pod = merge_patch(pod, json.loads(text))
+            except json.JSONDecodeError as error:
+                return [f"--overrides is not JSON: {error}"]
+        return [
+            f"namespace {namespace} enforces the restricted Pod Security level: {problem}"
+            for problem in restricted_problems(pod.get("spec") or {})
+        ]
+
+    def pod_security(self, namespace: str | None) -> str | None:
+        """The Pod Security level a namespace of the manifests enforces."""
+        for obj in self.m.find("Namespace", namespace or ""):
+            level = (obj["metadata"].get("labels") or {}).get(ENFORCE_LABEL)
+            return str(level) if level else None
         return None
 
     @staticmethod
@@ -332,6 +371,10 @@ class Checker:
                 allowed: frozenset[str] | None = APPROVAL_VALUES
             elif key in USER_ANNOTATIONS:
                 allowed = USER_ANNOTATIONS[key]
+            elif key in REMOVABLE_ANNOTATIONS:
+                if equals:
+                    errors.append(f"annotation {key!r} does something only when removed ({key}-)")
+                continue
             else:
                 errors.append(f"annotation {key!r} does nothing in this version")
                 continue

@@ -50,3 +50,31 @@ def _leads_nowhere(file: Path, fragment: str) -> bool:
 def anchors(text: str) -> set[str]:
     """The anchors of a Markdown text's headings."""
     return {slug(h) for h in headings(text)}
+
+
+def tables(text: str) -> list[list[list[str]]]:
+    """Every table outside code blocks: its rows (the header first, the rule left out), each
+    a list of cells with their surrounding spaces removed."""
+    found: list[list[list[str]]] = []
+    current: list[list[str]] = []
+    for line in [*strip_blocks(text).splitlines(), ""]:
+        if line.lstrip().startswith("|"):
+            inner = line.strip().removeprefix("|").removesuffix("|")
+            cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", inner)]
+            if not all(re.fullmatch(r":?-{3,}:?", cell) for cell in cells):
+                current.append(cells)
+        elif current:
+            found.append(current)
+            current = []
+    return found
+
+
+def table_rows(text: str, first_header: str) -> list[dict[str, str]]:
+    """The rows of every table whose first column is headed ``first_header``, as
+    {header: cell}."""
+    rows = []
+    for table in tables(text):
+        header, *body = table
+        if header[0].lower() == first_header.lower():
+            rows += [dict(zip(header, row, strict=False)) for row in body]
+    return rows

@@ -42,6 +42,8 @@ class StepView:
     start_time: datetime | None
     completion_time: datetime | None
     next_retry_time: str
+    items: str = ""  # a fan-out step's: "2/3 items done, failed indexes 1"
+    final: bool = False  # a step of spec.finally
 
     @property
     def is_approval(self) -> bool:
@@ -93,10 +95,15 @@ class FlowView:
 def flow_view(obj: Mapping[str, Any]) -> FlowView:
     """The flow in ``obj`` (a JobFlow as JSON)."""
     metadata, spec, status = _map(obj, "metadata"), _map(obj, "spec"), _map(obj, "status")
-    declared = [s for s in _list(spec, "steps") if isinstance(s, Mapping) and _str(s, "name")]
+    declared = [
+        (s, field == "finally")
+        for field in ("steps", "finally")
+        for s in _list(spec, field)
+        if isinstance(s, Mapping) and _str(s, "name")
+    ]
     observed = {_str(s, "name"): s for s in _list(status, "steps") if isinstance(s, Mapping)}
-    names = [_str(s, "name") for s in declared]
-    steps = [_step(s, observed.get(_str(s, "name"), {})) for s in declared]
+    names = [_str(s, "name") for s, _ in declared]
+    steps = [_step(s, observed.get(_str(s, "name"), {}), final) for s, final in declared]
     steps += [_step({"name": name}, state) for name, state in observed.items() if name not in names]
     done = sum(step.phase in _TERMINAL for step in steps)
     progress = _str(_map(status, "progress"), "summary") or f"{done}/{len(steps)}"
@@ -117,7 +124,7 @@ def flow_view(obj: Mapping[str, Any]) -> FlowView:
     )
 
 
-def _step(declared: Mapping[str, Any], state: Mapping[str, Any]) -> StepView:
+def _step(declared: Mapping[str, Any], state: Mapping[str, Any], final: bool = False) -> StepView:
     attempt = state.get("attempt")
     return StepView(
         name=_str(declared, "name"),
@@ -132,7 +139,18 @@ def _step(declared: Mapping[str, Any], state: Mapping[str, Any]) -> StepView:
         start_time=_time(state, "startTime"),
         completion_time=_time(state, "completionTime"),
         next_retry_time=_str(state, "nextRetryTime"),
+        items=_items(_map(state, "items")),
+        final=final,
     )
+
+
+def _items(items: Mapping[str, Any]) -> str:
+    total, done = items.get("total"), items.get("succeeded")
+    if not isinstance(total, int) or not isinstance(done, int):
+        return ""
+    failed = _str(items, "failedIndexes")
+    text = f"{done}/{total} items done"
+    return text + (f", failed indexes {failed}" if failed else "")
 
 
 def new_token(now: datetime) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from zen_flow.api.spec import JobFlowSpec, Step
 from zen_flow.api.status import JobFlowStatus, StepPhase, StepStatus
@@ -50,9 +49,14 @@ def flow_tree(flow: FlowView, now: datetime, markers: Mapping[diagram.Mark, str]
     layers = diagram.nodes(_spec(flow, placed), _status(flow, placed))
     by_name = {step.name: step for step in flow.steps}
     groups: list[tuple[str, list[list[str]]]] = []
+    finally_layers = 0
     for number, layer in enumerate(layers, start=1):
         rows = [_tree_cells(flow, by_name[node.name], node.mark, markers, now) for node in layer]
-        groups.append((f"layer {number}", rows))
+        if layer[0].final:
+            finally_layers += 1
+            groups.append((f"finally {finally_layers} (after every step)", rows))
+        else:
+            groups.append((f"layer {number}", rows))
     stuck = [step for step in flow.steps if step.name not in placed]
     if stuck:
         rows = [_tree_cells(flow, step, None, markers, now) for step in stuck]
@@ -139,7 +143,12 @@ def _tree_cells(
 
 
 def _message(flow: FlowView, step: StepView) -> str:
-    """The message of a step that failed, was skipped or waits; otherwise nothing."""
+    """A fan-out step's items, and the message of a step that failed, was skipped or waits."""
+    text = _step_message(flow, step)
+    return f"{step.items}; {text}" if step.items and text else step.items or text
+
+
+def _step_message(flow: FlowView, step: StepView) -> str:
     if step.awaiting_approval and not step.message:
         return f"approve or reject: kubectl jobflow approve {flow.name} {step.name}"
     if step.backoff_wait:
@@ -163,17 +172,23 @@ def _phase(phase: str) -> str:
 def _spec(flow: FlowView, placed: set[str]) -> JobFlowSpec:
     """The steps the DAG drawing needs, built without validation: approval steps have no
     template, and a flow the hooks call invalid is still shown as it is."""
-    drawn: list[dict[str, Any]] = [
-        {
-            "name": step.name,
-            "dependencies": list(step.dependencies),
-            "when": step.when or None,
-            "continue_on_failure": step.continue_on_failure,
-        }
+    drawn = [
+        (
+            step.final,
+            Step.model_construct(
+                name=step.name,
+                dependencies=list(step.dependencies),
+                when=step.when or None,
+                continue_on_failure=step.continue_on_failure,
+            ),
+        )
         for step in flow.steps
         if step.name in placed
     ]
-    return JobFlowSpec.model_construct(steps=[Step.model_construct(**fields) for fields in drawn])
+    return JobFlowSpec.model_construct(
+        steps=[step for final, step in drawn if not final],
+        finally_=[step for final, step in drawn if final],
+    )
 
 
 def _status(flow: FlowView, placed: set[str]) -> JobFlowStatus:

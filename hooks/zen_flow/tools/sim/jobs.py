@@ -37,9 +37,11 @@ def finish_job(
     succeeded: bool,
     reason: str = "",
     outputs: Mapping[str, Any] | None = None,
+    failed_indexes: str | None = None,
 ) -> None:
     """Give a Job its terminal condition at the cluster's current time. A Job that succeeds
-    with ``outputs`` leaves a succeeded pod whose termination message is them, as JSON."""
+    with ``outputs`` leaves a succeeded pod whose termination message is them, as JSON. An
+    Indexed Job counts its items: all succeeded, or all but ``failed_indexes`` (e.g. "1,3")."""
     obj = cluster.children.edit(("Job", name))
     if succeeded and outputs is not None:
         cluster.pods[f"{name}-pod"] = _pod(obj, outputs)
@@ -54,11 +56,28 @@ def finish_job(
     status = obj.setdefault("status", {})
     status.setdefault("startTime", at)
     status["conditions"] = [*status.get("conditions", []), condition]
-    if succeeded:
-        status["completionTime"] = at
+    completions = obj["spec"].get("completions")
+    if obj["spec"].get("completionMode") == "Indexed" and isinstance(completions, int):
+        failed = _count_indexes(failed_indexes) if failed_indexes else (0 if succeeded else 1)
+        status["succeeded"] = max(0, completions - failed)
+        status["failed"] = failed
+        if failed_indexes:
+            status["failedIndexes"] = failed_indexes
+    elif succeeded:
         status["succeeded"] = 1
     else:
         status["failed"] = 1
+    if succeeded:
+        status["completionTime"] = at
+
+
+def _count_indexes(text: str) -> int:
+    """How many indexes "1,3-5" names."""
+    count = 0
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        count += int(high or low) - int(low) + 1
+    return count
 
 
 def _pod(job: dict[str, Any], outputs: Mapping[str, Any]) -> dict[str, Any]:

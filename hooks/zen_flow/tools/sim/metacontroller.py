@@ -16,7 +16,10 @@ so a sync of a flow with thousands of Jobs costs the simulator little more than 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +38,7 @@ from zen_flow.api.labels import (
 )
 from zen_flow.api.times import format_time
 from zen_flow.engine.customize import customize
+from zen_flow.spec.names import MAX_GENERATE_NAME
 from zen_flow.tools.sim.store import Key, Objects, StoredFlow, decode, encode
 from zen_flow.tools.sim.transports import Transport
 
@@ -73,7 +77,12 @@ class FakeMetacontroller:
     ) -> None:
         meta = flow.setdefault("metadata", {})
         meta.setdefault("namespace", "default")
-        meta.setdefault("uid", f"uid-{meta.get('name', 'flow')}")
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = generated_name(str(meta["generateName"]))
+        meta.setdefault(
+            "uid",
+            str(uuid.uuid5(uuid.NAMESPACE_URL, f"{meta['namespace']}/{meta.get('name', '')}")),
+        )
         meta.setdefault("generation", 1)
         flow.setdefault("apiVersion", "workflow.zen.io/v1alpha1")
         flow.setdefault("kind", "JobFlow")
@@ -270,6 +279,9 @@ class FakeMetacontroller:
         namespace = child["metadata"].get("namespace", self.namespace)
         if namespace != self.namespace:
             raise ApplyError(f"child {key} in namespace {namespace}, flow in {self.namespace}")
+        refused = _refused_name(child["kind"], key[1])
+        if refused:
+            raise ApplyError(f"the API server would refuse {child['kind']} {key[1]!r}: {refused}")
 
     def _create(self, key: Key, body: bytes, desired: dict[str, Any]) -> None:
         applied = canonical(desired)
@@ -305,6 +317,10 @@ class FakeMetacontroller:
             live = self._children.edit(key)
             live["spec"]["suspend"] = desired["spec"].get("suspend", False)
         else:
+            if current.get("immutable") and any(
+                current.get(k) != desired.get(k) for k in ("data", "binaryData", "immutable")
+            ):
+                raise ApplyError(f"{key[0]} {key[1]} is immutable: its data cannot change")
             live = self._children.edit(key)
             for field_name, value in desired.items():
                 if field_name != "metadata":
@@ -345,6 +361,40 @@ def _selects(selector: dict[str, Any], obj: dict[str, Any]) -> bool:
         labels.get(expression["key"]) in expression["values"]
         for expression in selector.get("matchExpressions") or []
     )
+
+
+# The characters the API server draws the suffix of a generated name from.
+_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def generated_name(prefix: str) -> str:
+    """The name the API server makes from ``metadata.generateName``: the prefix (cut to 58
+    characters) and 5 random characters; here derived from the prefix, so that a simulation
+    prints the same names every time."""
+    digest = hashlib.sha256(prefix.encode()).digest()
+    suffix = "".join(_SUFFIX_ALPHABET[byte % len(_SUFFIX_ALPHABET)] for byte in digest[:5])
+    return prefix[:MAX_GENERATE_NAME] + suffix
+
+
+def simulated_name(flow: dict[str, Any]) -> str:
+    """The name the flow has in a simulation: its own, or the one made from generateName."""
+    meta = flow.get("metadata") or {}
+    if meta.get("name"):
+        return str(meta["name"])
+    if meta.get("generateName"):
+        return generated_name(str(meta["generateName"]))
+    return ""
+
+
+def _refused_name(kind: str, name: str) -> str:
+    """Why the API server would refuse a child named ``name``, or ""."""
+    limit = 63 if kind == "Job" else 253
+    if len(name) > limit:
+        return f"{len(name)} characters, at most {limit} allowed"
+    if not _SUBDOMAIN.fullmatch(name):
+        return "not a DNS subdomain name"
+    return ""
 
 
 def canonical(obj: Any) -> str:

@@ -120,12 +120,12 @@ class _Run:
         fresh["metadata"] = copy.deepcopy(dict(flow.get("metadata") or {}))
         self.cluster = FakeMetacontroller(flow=fresh, now=START)
         self.cluster.take_back()
-        self.jobs = FakeJobController(self.cluster, scenario, {s.name: s for s in spec.steps})
+        self.jobs = FakeJobController(self.cluster, scenario, {s.name: s for s in spec.all_steps})
         self.spec = spec
         self.scenario = scenario
         self.transport = transport
         self.progress = progress
-        limits = {s.name: s.retry_policy.limit if s.retry_policy else 0 for s in spec.steps}
+        limits = {s.name: s.retry_policy.limit if s.retry_policy else 0 for s in spec.all_steps}
         self.timeline = Timeline(START, limits, listener=events)
         self._view: tuple[bytes | None, StatusView] = (None, StatusView())
         self.syncs = 0
@@ -223,7 +223,7 @@ class _Run:
                 Tick(
                     elapsed=self._offset(),
                     completed_steps=int(counts.get("completedSteps", 0)),
-                    total_steps=len(self.spec.steps),
+                    total_steps=len(self.spec.all_steps),
                     syncs=self.syncs,
                     events=len(self.timeline.events),
                 )

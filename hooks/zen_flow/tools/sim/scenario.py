@@ -71,7 +71,7 @@ def check_scenario(spec: JobFlowSpec, scenario: Scenario) -> None:
 
 
 def _check_steps(spec: JobFlowSpec, scenario: Scenario) -> None:
-    names = [step.name for step in spec.steps]
+    names = [step.name for step in spec.all_steps]
     scripted = (
         ("--outcome", scenario.outcomes),
         ("--duration", scenario.durations),

@@ -32,7 +32,7 @@ class Transport(Protocol):
 
 
 def _as_body(request: dict[str, Any], finalizing: bool) -> bytes:
-    return json.dumps({**request, "finalizing": finalizing}).encode()
+    return json.dumps({**request, "finalizing": finalizing}, separators=(",", ":")).encode()
 
 
 class InProcess:
