@@ -7,6 +7,7 @@
 4. Status size: part of (1), for every request.
 5. ``memory``: peak RSS of a fresh worker handling the largest request, and the gunicorn
    workers' own peaks after (1).
+7. ``simulations``: ``zen-flow simulate`` of large flows, as a user runs it.
 And ``profile``: where the time of the largest sync goes.
 """
 
@@ -15,16 +16,24 @@ from __future__ import annotations
 import cProfile
 import gc
 import io
+import os
 import pstats
 import re
+import resource
+import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from bench import fixtures, measure, memory, server
 from bench.fixtures import Fixture
-from bench.flows import SHAPES
+from bench.flows import SHAPES, items_flow, jobflow
 from bench.hostile import QUICK_HOSTILE, HostileConfig
 from bench.measure import Budget, Stats
 
@@ -52,6 +61,15 @@ class Config:
     gc_threshold: int = 50_000
     gc_shape: str = "layered"
     hostile: HostileConfig = field(default_factory=HostileConfig)
+    # (shape, steps) simulated with ``zen-flow simulate``; a flow has at most 5000 steps;
+    # "items" is one step over that many items.
+    simulations: tuple[tuple[str, int], ...] = (
+        ("chain", 500),
+        ("chain", 2000),
+        ("chain", 5000),
+        ("fan-out", 5000),
+        ("items", 10_000),
+    )
 
     def budget(self, seconds: float) -> Budget:
         return Budget(seconds, self.least, self.most)
@@ -71,6 +89,7 @@ QUICK = Config(
     throughput_max_requests=50,
     status_sizes=(20,),
     hostile=QUICK_HOSTILE,
+    simulations=(("chain", 20), ("fan-out", 30)),
 )
 
 
@@ -285,6 +304,85 @@ def gc_sensitivity(config: Config, kept: Kept) -> list[GcRow]:
         gc.collect()
         rows.append(GcRow(fixture.label, steps, config.gc_threshold, *results))
     return rows
+
+
+@dataclass(frozen=True)
+class SimulationRow:
+    """One run of ``zen-flow simulate``: what it printed, and how long it took."""
+
+    shape: str
+    steps: int
+    syncs: int
+    lines: int  # lines of the timeline
+    first_line: float  # seconds from the start of the command to the first timeline line
+    seconds: float  # the whole command, start to exit
+    cpu_seconds: float
+    outcome: str  # the summary's headline
+
+    @property
+    def label(self) -> str:
+        return f"{self.shape}/{self.steps}"
+
+
+_SYNCS = re.compile(r"after (\d+) syncs?")
+
+
+def simulations(config: Config, log: Callable[[str], None]) -> list[SimulationRow]:
+    """Benchmark 7: ``zen-flow simulate FILE`` of each flow of ``config.simulations`` (every
+    Job succeeds after 10 s), in a process of its own, its timeline read as it is printed."""
+    command = Path(sys.executable).parent / "zen-flow"
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for shape, steps in config.simulations:
+            path = Path(folder) / f"{shape}-{steps}.yaml"
+            flow = items_flow(steps) if shape == "items" else jobflow(shape, steps)
+            path.write_text(yaml.dump(flow, Dumper=_Dumper, sort_keys=False))
+            log(f"simulate {shape}/{steps}")
+            rows.append(_simulated(str(command), shape, steps, path))
+    return rows
+
+
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _simulated(command: str, shape: str, steps: int, path: Path) -> SimulationRow:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    first_line: float | None = None
+    lines = 0
+    output = []
+    with subprocess.Popen(
+        [command, "simulate", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("+"):
+                lines += 1
+                if first_line is None:
+                    first_line = time.perf_counter() - started
+            else:
+                output.append(line)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if process.returncode not in (0, 1):
+        raise RuntimeError(f"zen-flow simulate {path.name} exited with {process.returncode}")
+    text = "".join(output)
+    headline = next((line for line in output if line.startswith("flow ")), "").strip()
+    syncs = _SYNCS.search(text)
+    return SimulationRow(
+        shape=shape,
+        steps=steps,
+        syncs=int(syncs.group(1)) if syncs else 0,
+        lines=lines,
+        first_line=first_line if first_line is not None else seconds,
+        seconds=seconds,
+        cpu_seconds=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        outcome=headline.split(" at ")[0],
+    )
 
 
 Log = Callable[[str], None]

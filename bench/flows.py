@@ -119,3 +119,22 @@ def jobflow(shape: str, steps: int) -> dict[str, Any]:
             ],
         },
     }
+
+
+def items_flow(items: int) -> dict[str, Any]:
+    """One step run over ``items`` items (``withItems``): one Indexed Job."""
+    return {
+        "apiVersion": "workflow.zen.io/v1alpha1",
+        "kind": "JobFlow",
+        "metadata": {"name": f"bench-items-{items}", "namespace": "warehouse"},
+        "spec": {
+            "steps": [
+                {
+                    "name": "each",
+                    "withItems": [f"part-{i:05d}" for i in range(items)],
+                    "parallelism": 100,
+                    "template": job_template("each"),
+                }
+            ]
+        },
+    }

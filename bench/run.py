@@ -60,6 +60,8 @@ def run(
     hostile_results = None
     if config.http:
         hostile_results = hostile.run(config.hostile, log)
+    log("simulations")
+    simulated = benchmarks.simulations(config, log)
     return report.Results(
         config=config,
         rows=rows,
@@ -70,6 +72,7 @@ def run(
         finished_step=kept.finished_step,
         spec_memory=spec_memory,
         hostile=hostile_results,
+        simulations=simulated,
         seconds=time.perf_counter() - started,
         command=command,
     )

@@ -99,8 +99,15 @@ def test_every_benchmark_runs_at_tiny_sizes(tmp_path: Path) -> None:
     assert results.memory.fresh.peak_kib >= results.memory.fresh.loaded_kib > 0
     assert [p.cold for p in results.profiles] == [False, True]
     assert results.gc is not None
+    assert [(row.label, row.outcome) for row in results.simulations] == [
+        ("chain/20", "flow bench-chain-20 Succeeded (AllStepsDone)"),
+        ("fan-out/30", "flow bench-fan-out-30 Succeeded (AllStepsDone)"),
+    ]
+    assert all(0 < row.first_line <= row.seconds for row in results.simulations)
+    assert results.simulations[0].lines > 20 and results.simulations[0].syncs >= 60
     text = report.markdown(results)
-    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## Profile", "CPU:", "Python:"):
+    headings = ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 7.", "## Profile", "CPU:")
+    for heading in (*headings, "Python:"):
         assert heading in text
     assert "layered/20/50%" in report.terminal(results)
 

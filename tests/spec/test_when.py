@@ -93,9 +93,18 @@ def test_the_spec_cache_counts_at_least_what_a_spec_holds(steps: int) -> None:
     flow = jobflow("f", *[step(f"s{i}", *([f"s{i - 1}"] if i else [])) for i in range(steps)])
     data = json.dumps(flow["spec"]).encode()
     validation.clear_cache()
-    actual = measured(lambda: validation.parse_spec(data))
+
+    def validated_and_ordered() -> object:
+        spec = validation.parse_spec(data)
+        validation.step_order(spec)
+        validation.steps_by_name(spec)
+        return spec
+
+    actual = measured(validated_and_ordered)
     estimate = validation.SPEC_BYTES_PER_JSON_BYTE * len(data)
-    assert estimate + validation.SPEC_BYTES_PER_STEP * steps >= actual
+    per_step = validation.SPEC_BYTES_PER_STEP + validation.SPEC_DERIVED_BYTES_PER_STEP
+    assert estimate + per_step * steps >= actual
+    assert validation.cache_bytes() == estimate + per_step * steps
 
 
 # --- messages a user reads ---------------------------------------------------------------------

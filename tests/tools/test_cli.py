@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from zen_flow.tools import cli
 from zen_flow.tools.sim.run import StopReason, simulate
 from zen_flow.tools.sim.scenario import Outcome, Scenario
-from zen_flow.tools.sim.timeline import EventKind
+from zen_flow.tools.sim.timeline import Event, EventKind
 
 
 def job_template(**spec: Any) -> dict[str, Any]:
@@ -508,6 +508,29 @@ def test_simulate_reports_progress_of_long_runs_on_stderr(
     assert progress
     assert progress[0].endswith("syncs") and "steps done" in progress[0]
     assert not any(line.startswith("...") for line in result.stdout.splitlines())
+
+
+def test_simulate_tells_each_event_as_it_happens() -> None:
+    told: list[Event] = []
+    told_by_tick: list[int] = []
+    result = simulate(
+        DIAMOND,
+        Scenario(),
+        progress=lambda tick: told_by_tick.append(len(told)),
+        events=told.append,
+    )
+    assert told == result.events
+    # Each instant's events are told before the instant's progress, not all at the end.
+    assert told_by_tick[0] < len(told) and told_by_tick == sorted(told_by_tick)
+    assert told_by_tick[-1] == len(told)
+
+
+def test_simulate_pads_offsets_to_the_longest_the_run_can_reach(tmp_path: Path) -> None:
+    path = write(tmp_path, "flow.yaml", DIAMOND)
+    lines = [line for line in run("simulate", path).stdout.splitlines() if line.startswith("+")]
+    assert lines[0].startswith("+0s".ljust(len("+24h0m0s")) + "  step a:")
+    short = run("simulate", path, "--max-time", "59s").stdout.splitlines()
+    assert "+0s   step a: Pending -> Running (JobCreated)" in short
 
 
 def test_simulate_suspended_for_good_stops_with_exit_code_4(tmp_path: Path) -> None:

@@ -11,16 +11,21 @@ and Metacontroller retries).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import msgspec
 
+from zen_flow.engine.cache import Cache
 from zen_flow.engine.children import Desired
 from zen_flow.engine.observe import Observation
 from zen_flow.engine.wire import CHILD_TYPES
 
 ALLOWED_TYPES = frozenset(CHILD_TYPES.values())
+# Identities read from re-emitted children, within this many (estimated) bytes per process.
+IDENTITY_CACHE_BYTES = 16 * 1024 * 1024
+# An entry besides the bytes it holds: the fields read, the cache's slot.
+IDENTITY_BYTES = 512
 
 
 class UnsafeAnswer(RuntimeError):
@@ -37,38 +42,100 @@ class Identity(NamedTuple):
 
 
 class _Meta(msgspec.Struct):
-    name: Any = ""
-    namespace: Any = ""
+    name: Any = None
+    namespace: Any = None
 
 
 class _Identified(msgspec.Struct):
     apiVersion: Any = ""
     kind: Any = ""
+    metadata: _Meta = msgspec.field(default_factory=_Meta)
+
+
+class _Loosely(msgspec.Struct):
+    """Any JSON object, whatever its metadata is."""
+
+    apiVersion: Any = ""
+    kind: Any = ""
     metadata: Any = None
 
 
+# Names are read without decoding the rest of the metadata; a body whose metadata is not an
+# object is read loosely (it has no name).
 _identity_decoder = msgspec.json.Decoder(_Identified)
+_loose_decoder = msgspec.json.Decoder(_Loosely)
 
 
 def identity(body: Desired, namespace: str) -> Identity:
     """The identity Metacontroller reads from ``body``; an empty namespace is ``namespace``
     (Metacontroller defaults it to the parent's)."""
-    if isinstance(body, msgspec.Raw):
-        try:
-            decoded = _identity_decoder.decode(body)
-        except msgspec.DecodeError as error:
-            raise UnsafeAnswer(f"a child that is not a JSON object: {error}") from error
-        api_version, kind, meta = decoded.apiVersion, decoded.kind, decoded.metadata
+    return next(identities([body], namespace))
+
+
+def identities(bodies: Iterable[Desired], namespace: str) -> Iterator[Identity]:
+    """``identity`` of each body, in order (a body that is not a JSON object is refused when
+    its turn comes). A body re-emitted sync after sync is read once."""
+    listed = list(bodies)
+    known = _read.get_many([id(body) for body in listed])
+    for body, read in zip(listed, known, strict=True):
+        if isinstance(body, msgspec.Raw):
+            if read is not None and read.body is body:
+                api_version, kind, name, given = read.fields
+            else:
+                api_version, kind, name, given = _decoded_identity(body)
+                read = _Read(body, (api_version, kind, name, given), IDENTITY_BYTES + len(body))
+                _read.put(id(body), read)
+        else:
+            meta = body.get("metadata")
+            meta = meta if isinstance(meta, dict) else {}
+            api_version, kind = body.get("apiVersion"), body.get("kind")
+            name, given = meta.get("name"), meta.get("namespace")
+        yield Identity(
+            _text(api_version),
+            _text(kind),
+            namespace if given in (None, "") else _text(given),
+            _text(name),
+        )
+
+
+def _decoded_identity(body: msgspec.Raw) -> tuple[Any, Any, Any, Any]:
+    """apiVersion, kind, name and namespace as the body has them (None when missing)."""
+    try:
+        decoded = _identity_decoder.decode(body)
+    except msgspec.ValidationError:
+        pass
+    except msgspec.DecodeError as error:
+        raise UnsafeAnswer(f"a child that is not a JSON object: {error}") from error
     else:
-        api_version, kind, meta = body.get("apiVersion"), body.get("kind"), body.get("metadata")
-    meta = meta if isinstance(meta, dict) else {}
-    given = meta.get("namespace")
-    return Identity(
-        _text(api_version),
-        _text(kind),
-        namespace if given in (None, "") else _text(given),
-        _text(meta.get("name")),
-    )
+        meta = decoded.metadata
+        return decoded.apiVersion, decoded.kind, meta.name, meta.namespace
+    try:
+        loose = _loose_decoder.decode(body)
+    except msgspec.DecodeError as error:
+        raise UnsafeAnswer(f"a child that is not a JSON object: {error}") from error
+    fields = loose.metadata if isinstance(loose.metadata, dict) else {}
+    return loose.apiVersion, loose.kind, fields.get("name"), fields.get("namespace")
+
+
+class _Read(NamedTuple):
+    body: msgspec.Raw  # held, so that its id is not reused while the entry is kept
+    fields: tuple[Any, Any, Any, Any]
+    size: int
+
+
+def _read_size(entry: _Read) -> int:
+    return entry.size
+
+
+# What a re-emitted child says of its identity, by the object that holds its bytes: a child
+# is re-emitted as the same ``msgspec.Raw`` sync after sync (it is kept with the child's
+# observation), and its bytes cannot change. Within IDENTITY_CACHE_BYTES (estimated).
+_read: Cache[int, _Read] = Cache(IDENTITY_CACHE_BYTES, _read_size)
+
+
+def _where(found: Identity) -> str:
+    api_version, kind, namespace, name = found
+    return f"{kind or '?'} {name or '?'} ({api_version or '?'}, namespace {namespace!r})"
 
 
 def _text(value: Any) -> str:
@@ -89,17 +156,16 @@ def check_answer(
     running steps): they must be step Jobs of this flow that have not finished."""
     flow = observation.flow
     listed: set[tuple[str, str]] = set()
-    for body in desired:
-        api_version, kind, namespace, name = identity(body, flow.namespace)
-        where = f"{kind or '?'} {name or '?'} ({api_version or '?'}, namespace {namespace!r})"
+    for found in identities(desired, flow.namespace):
+        api_version, kind, namespace, name = found
         if (api_version, kind) not in ALLOWED_TYPES:
-            raise UnsafeAnswer(f"{where}: not a child type of JobFlows")
+            raise UnsafeAnswer(f"{_where(found)}: not a child type of JobFlows")
         if namespace != flow.namespace:
-            raise UnsafeAnswer(f"{where}: outside the flow's namespace {flow.namespace!r}")
+            raise UnsafeAnswer(f"{_where(found)}: outside the flow's namespace {flow.namespace!r}")
         if not name:
-            raise UnsafeAnswer(f"{where}: no name")
+            raise UnsafeAnswer(f"{_where(found)}: no name")
         if (kind, name) in listed:
-            raise UnsafeAnswer(f"{where}: listed twice")
+            raise UnsafeAnswer(f"{_where(found)}: listed twice")
         listed.add((kind, name))
     if finalizing:
         return

@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 
 import msgspec
-import pydantic
 
 from zen_flow.api.labels import (
     ANNOTATION_APPROVE_PREFIX,
@@ -37,7 +37,8 @@ from zen_flow.api.status import JobFlowStatus
 from zen_flow.api.times import parse_time_or
 from zen_flow.engine.outputs import PodOutputs, pod_outputs
 from zen_flow.engine.size import size_problems
-from zen_flow.engine.wire import Child, ChildSpec, HookRequest
+from zen_flow.engine.status import read_status
+from zen_flow.engine.wire import Child, ChildSpec, HookRequest, Memo
 from zen_flow.spec.names import name_problems
 from zen_flow.spec.validation import InvalidSpecError, Problem, parse_spec
 
@@ -66,11 +67,13 @@ class ObservedChild:
     applied_suspend: bool
     bookkeeping_disagrees: bool
 
-    @property
+    # Read on every sync for every child, by several passes: computed once (an observation
+    # is kept while its decoded child is cached).
+    @cached_property
     def kind(self) -> str:
         return self.child.view.kind
 
-    @property
+    @cached_property
     def name(self) -> str:
         return self.child.view.metadata.name
 
@@ -154,7 +157,7 @@ def observe(request: HookRequest) -> Observation:
     observation = Observation(
         flow=flow,
         spec_json=bytes(request.parent.spec),
-        status=_last_status(bytes(request.parent.status)),
+        status=read_status(bytes(request.parent.status)),
         suspended=_true(annotations.get(ANNOTATION_SUSPENDED)),
         terminate=_true(annotations.get(ANNOTATION_TERMINATE)),
         rerun_token=annotations.get(ANNOTATION_RERUN, "").strip() or None,
@@ -166,11 +169,11 @@ def observe(request: HookRequest) -> Observation:
         },
     )
     for type_key, children in request.children.items():
-        for raw_child in children:
-            child = _observed_child(raw_child, meta.namespace)
+        memos = request.memos.get(type_key) or tuple(Memo() for _ in children)
+        for raw_child, memo in zip(children, memos, strict=True):
+            child, job = _observed(raw_child, memo, meta.namespace, type_key)
             observation.children.append(child)
             if type_key == CHILD_JOBS:
-                job = _observed_job(child)
                 if job is not None:
                     observation.jobs[(job.step, job.attempt)] = job
                     observation.jobs_by_name[job.name] = job
@@ -184,6 +187,17 @@ def observe(request: HookRequest) -> Observation:
         uids = {job.name: job.child.child.view.metadata.uid for job in observation.jobs.values()}
         observation.pod_outputs = pod_outputs(request.pods, uids)
     return observation
+
+
+def _observed(
+    raw_child: Child, memo: Memo, namespace: str, type_key: str
+) -> tuple[ObservedChild, ObservedJob | None]:
+    """A child's observation, derived once while the decoded child is cached (its memo)."""
+    if memo.value is None:
+        child = _observed_child(raw_child, namespace)
+        memo.value = (child, _observed_job(child) if type_key == CHILD_JOBS else None)
+    known: tuple[ObservedChild, ObservedJob | None] = memo.value
+    return known
 
 
 def _true(value: str | None) -> bool:
@@ -202,16 +216,6 @@ def read_spec(observation: Observation) -> tuple[JobFlowSpec | None, list[Proble
     # So does the room status has: the spec shares the object with the annotations.
     problems += size_problems(spec, len(observation.spec_json), observation.annotations)
     return (None, problems) if problems else (spec, [])
-
-
-def _last_status(raw: bytes) -> JobFlowStatus:
-    """The status we wrote last time; an unreadable one counts as none (and is rewritten)."""
-    if raw.strip() in (b"", b"null"):
-        return JobFlowStatus()
-    try:
-        return JobFlowStatus.model_validate_json(raw, by_alias=True)
-    except pydantic.ValidationError:
-        return JobFlowStatus()
 
 
 def _observed_child(child: Child, namespace: str) -> ObservedChild:

@@ -244,7 +244,11 @@ def _transition(previous: JobFlowStatus, current: JobFlowStatus) -> str | None:
 
 
 def _step_transitions(previous: JobFlowStatus, current: JobFlowStatus) -> Counter[str]:
+    # A step that is the very entry read (the planner returns an unchanged step as it is)
+    # kept its phase: only the others are compared.
+    read = set(map(id, previous.steps))
+    moved = [s for s in current.steps if id(s) not in read]
+    if not moved:
+        return Counter()
     before = {s.name: s.phase for s in previous.steps}
-    return Counter(
-        s.phase.value for s in current.steps if before.get(s.name, StepPhase.PENDING) != s.phase
-    )
+    return Counter(s.phase.value for s in moved if before.get(s.name, StepPhase.PENDING) != s.phase)

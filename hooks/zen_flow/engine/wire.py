@@ -9,19 +9,34 @@ can be re-emitted untouched.
 The decoded structs are left out of the cyclic garbage collector (``gc=False``): a large
 request makes thousands of them, each collection would scan them all, and decoded JSON
 cannot form reference cycles.
+
+Most children of a flow are the same from one sync to the next, so decoded children are
+cached by their exact bytes (with the type and namespace they were checked against), within
+``CHILD_CACHE_BYTES`` (estimated) per process, shared by its threads. A decoded child is never
+changed. Each comes with a ``Memo``: what the layers above derive from the child alone (its
+observation) is kept there, as long as the child is cached, and derived once.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
 from zen_flow.api.labels import CHILD_CONFIGMAPS, CHILD_JOBS, CHILD_PVCS, RELATED_PODS
+from zen_flow.engine.cache import Cache
 
 NULL = msgspec.Raw(b"null")
+# Decoded children, within this many (estimated) bytes per process.
+CHILD_CACHE_BYTES = 96 * 1024 * 1024
+# A cached child holds its bytes (the key), its decoded view (``_held`` counts it object by
+# object), what observe derives from it, whose largest part is a copy of the last-applied
+# record (no larger than the bytes, nor than the view, which holds it as a string), and this
+# for the rest: the cache's slot, the observation's objects. tests/engine/test_caches.py
+# checks the estimate against tracemalloc.
+CHILD_OVERHEAD_BYTES = 1024
 # Metacontroller and the API server decode JSON nested up to 10000 levels (Go's limit), so
 # a flow can hold such nesting in the unmodelled parts of its pod templates.
 MAX_JSON_DEPTH = 10_000
@@ -156,14 +171,27 @@ class _Request(msgspec.Struct, frozen=True, gc=False):
     finalizing: bool = False
 
 
+class Memo:
+    """A place for what is derived from one decoded child; it lives as long as the child is
+    cached. It never holds the child's own struct: that would make a reference cycle the
+    collector cannot see (``gc=False``)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: Any = None
+
+
 class HookRequest(msgspec.Struct, frozen=True, gc=False):
-    """A decoded sync or finalize request; children listed per type key, in key order, and
-    the related pods (those of steps with outputs) in name order."""
+    """A decoded sync or finalize request; children listed per type key, in key order, each
+    with its memo (``memos``, in the same order), and the related pods (those of steps with
+    outputs) in name order."""
 
     parent: Parent
     children: dict[str, tuple[Child, ...]]
     finalizing: bool = False
     pods: tuple[PodView, ...] = ()
+    memos: dict[str, tuple[Memo, ...]] = {}
 
 
 class HookResponse(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -205,34 +233,87 @@ def decode_request(body: bytes) -> HookRequest:
     except RecursionError:
         raise WireError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     _check_parent(request.parent.metadata)
+    namespace = request.parent.metadata.namespace
     children: dict[str, tuple[Child, ...]] = {}
+    memos: dict[str, tuple[Memo, ...]] = {}
     for type_key in sorted(request.children):
         if type_key not in CHILD_TYPES:
             known = ", ".join(sorted(CHILD_TYPES))
             raise WireError(f"children: unknown child type {type_key!r} (expected {known})")
         by_key = request.children[type_key] or {}
-        decoded = []
         # Keys are `name` (hook v1) or `namespace/name` (v2): sort for a stable order, but
         # never read them; the object itself says who it is.
-        for key in sorted(by_key):
-            raw = by_key[key]
-            try:
-                view = _child_decoder.decode(raw)
-            except msgspec.DecodeError as error:
-                path = f"children[{type_key!r}][{key!r}]"
-                raise WireError(_describe(error, path)) from error
-            except RecursionError:
-                raise WireError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
-            _check_child(type_key, key, view, request.parent.metadata.namespace)
-            decoded.append(Child(view=view, raw=raw))
-        children[type_key] = tuple(decoded)
+        keys = sorted(by_key)
+        bodies = [bytes(by_key[key]) for key in keys]
+        decoded = _children.get_many([(type_key, namespace, body) for body in bodies])
+        for index, found in enumerate(decoded):
+            if found is None:
+                decoded[index] = _decoded_child(type_key, keys[index], bodies[index], namespace)
+        children[type_key] = tuple(found.child for found in decoded if found is not None)
+        memos[type_key] = tuple(found.memo for found in decoded if found is not None)
     pods = (request.related.pods or {}) if request.related is not None else {}
     return HookRequest(
         parent=request.parent,
         children=children,
         finalizing=request.finalizing,
         pods=tuple(pods[key] for key in sorted(pods)),
+        memos=memos,
     )
+
+
+class _Decoded(NamedTuple):
+    child: Child
+    memo: Memo
+    size: int  # estimated bytes held while cached
+
+
+def _decoded_child(type_key: str, key: str, body: bytes, namespace: str) -> _Decoded:
+    """Decode and check one child; cached unless it is refused."""
+    try:
+        view = _child_decoder.decode(body)
+    except msgspec.DecodeError as error:
+        path = f"children[{type_key!r}][{key!r}]"
+        raise WireError(_describe(error, path)) from error
+    except RecursionError:
+        raise WireError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    _check_child(type_key, key, view, namespace)
+    held = _held(view)
+    found = _Decoded(
+        Child(view=view, raw=msgspec.Raw(body)),
+        Memo(),
+        CHILD_OVERHEAD_BYTES + len(body) + held + min(len(body), held),
+    )
+    _children.put((type_key, namespace, body), found)
+    return found
+
+
+def _held(value: Any) -> int:
+    """The bytes a decoded value holds: its objects, one by one (sys.getsizeof)."""
+    size = sys.getsizeof(value)
+    if isinstance(value, msgspec.Struct):
+        size += sum(_held(getattr(value, name)) for name in value.__struct_fields__)
+    elif isinstance(value, dict):
+        size += sum(_held(k) + _held(v) for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        size += sum(_held(item) for item in value)
+    return size
+
+
+def _decoded_size(found: _Decoded) -> int:
+    return found.size
+
+
+_children: Cache[tuple[str, str, bytes], _Decoded] = Cache(CHILD_CACHE_BYTES, _decoded_size)
+
+
+def clear_cache() -> None:
+    """Forget every decoded child (for measurements)."""
+    _children.clear()
+
+
+def cache_bytes() -> int:
+    """The estimated bytes the cache of decoded children holds now."""
+    return _children.bytes
 
 
 def _check_parent(meta: ObjectMeta) -> None:

@@ -18,11 +18,14 @@ one line, ``Error: ...``, and exit code 1.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
-from typing import Any
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
 
 import click
 import pydantic
@@ -50,10 +53,15 @@ from zen_flow.tools.sim.scenario import (
     SimulationError,
     check_scenario,
 )
-from zen_flow.tools.sim.timeline import format_offset
+from zen_flow.tools.sim.timeline import Event, format_offset
 
 DEBUG = "zen_flow.debug"
+# Off a terminal, a progress line every so many syncs, or every so many seconds.
 PROGRESS_EVERY_SYNCS = 1000
+PROGRESS_EVERY_SECONDS = 10.0
+# On a terminal, the progress line is redrawn at most this often.
+REDRAW_SECONDS = 0.1
+BAR_WIDTH = 24
 
 
 EXIT_OK = 0
@@ -341,9 +349,9 @@ def simulate_command(  # noqa: PLR0913 - click passes one argument per option
     """Run the JobFlow in FILE on a virtual clock through the hooks' own sync.
 
     Each Job runs for its step's duration, then finishes with the next scripted outcome of
-    its step. Prints the timeline and the final status. Exit code 0 when the flow
-    Succeeded, 3 when it Failed, 4 when it had not finished (suspended, or --max-time);
-    1 when the file has problems, 2 for a bad option.
+    its step. Prints the timeline as it happens, then the final status; progress goes to
+    stderr. Exit code 0 when the flow Succeeded, 3 when it Failed, 4 when it had not
+    finished (suspended, or --max-time); 1 when the file has problems, 2 for a bad option.
     """
     scenario = Scenario(
         outcomes=_step_options("--outcome", outcomes, _outcomes),
@@ -366,55 +374,95 @@ def simulate_command(  # noqa: PLR0913 - click passes one argument per option
         f"Simulating JobFlow {name}: {_plural(total, 'step')}; Jobs run "
         f"{format_offset(default_duration)} unless --duration says otherwise"
     )
+    # The offset column is printed before the run's end is known: as wide as --max-time needs.
+    width = len(format_offset(max_time)) + 1
     try:
-        with _Progress(total) as progress:
-            result = simulate(document.body, scenario, progress=progress)
+        with _quiet_collector(), _Progress() as progress:
+
+            def show(event: Event) -> None:
+                progress.clear()
+                click.echo(f"{('+' + format_offset(event.at)).ljust(width)}  {event.message}")
+
+            result = simulate(document.body, scenario, progress=progress.update, events=show)
     except SimulationError as error:
         raise UnexpectedError(f"{file}: {error}") from error
     except InvalidSpecError as error:
         raise ProblemsFound(document.problem(p.path, p.message) for p in error.problems) from error
-    _print_simulation(name, result, max_time)
+    _print_summary(name, result, max_time)
     sys.exit({"Succeeded": EXIT_OK, "Failed": EXIT_FAILED}.get(result.phase, EXIT_UNFINISHED))
 
 
+@contextmanager
+def _quiet_collector() -> Iterator[None]:
+    """Fewer, cheaper garbage collections while the run lasts, as in the hook server's
+    workers (gunicorn_conf): a large flow's syncs allocate many short-lived objects that
+    form no cycles, and what exists already is frozen out of the collector's way."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 class _Progress:
-    """Progress of a long simulation on stderr: a bar on a terminal, else a line now and then."""
+    """Progress of a simulation on stderr: on a terminal, a line kept up to date under the
+    timeline; else a line now and then (every ``PROGRESS_EVERY_SYNCS`` syncs or
+    ``PROGRESS_EVERY_SECONDS`` seconds)."""
 
-    def __init__(self, total_steps: int) -> None:
-        self.total = total_steps
-        self.bar: Any = None
-        self.done = 0
-        self.next_line = PROGRESS_EVERY_SYNCS
+    def __init__(self) -> None:
+        self.terminal = _stderr_is_terminal()
+        # The timeline and the progress line share the screen only when both are on it.
+        self.shared = self.terminal and _is_terminal(sys.stdout)
+        self.shown = False
+        self.drawn_at = 0.0
+        self.next_sync = PROGRESS_EVERY_SYNCS
+        self.next_time = time.monotonic() + PROGRESS_EVERY_SECONDS
 
-    def __enter__(self) -> Callable[[Tick], None]:
-        if _stderr_is_terminal() and self.total > 1:
-            self.bar = click.progressbar(
-                length=self.total, label="simulating", file=sys.stderr, show_pos=True
-            )
-            self.bar.__enter__()
-        return self.update
+    def __enter__(self) -> _Progress:
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
+        self.clear(final=True)
 
     def update(self, tick: Tick) -> None:
-        if self.bar is not None:
-            self.bar.update(tick.completed_steps - self.done)
-            self.done = tick.completed_steps
-        elif tick.syncs >= self.next_line:
-            self.next_line = tick.syncs + PROGRESS_EVERY_SYNCS
+        now = time.monotonic()
+        if self.terminal:
+            if now - self.drawn_at >= REDRAW_SECONDS:
+                self.drawn_at = now
+                self.shown = True
+                click.echo(f"\r\x1b[K{_bar(tick)}", nl=False, err=True)
+        elif tick.syncs >= self.next_sync or now >= self.next_time:
+            self.next_sync = tick.syncs + PROGRESS_EVERY_SYNCS
+            self.next_time = now + PROGRESS_EVERY_SECONDS
             click.echo(
                 f"... +{format_offset(tick.elapsed)} simulated: "
                 f"{tick.completed_steps}/{tick.total_steps} steps done, {tick.syncs} syncs",
                 err=True,
             )
 
+    def clear(self, final: bool = False) -> None:
+        """Take the progress line off the screen: before a timeline line when both share the
+        screen, and at the end."""
+        if self.shown and (self.shared or final):
+            click.echo("\r\x1b[K", nl=False, err=True)
+            self.shown = False
+            self.drawn_at = 0.0
 
-def _print_simulation(name: str, result: Simulation, max_time: float) -> None:
-    width = max((len(format_offset(e.at)) for e in result.events), default=2) + 1
-    for event in result.events:
-        click.echo(f"{('+' + format_offset(event.at)).ljust(width)}  {event.message}")
+
+def _bar(tick: Tick) -> str:
+    total = max(tick.total_steps, 1)
+    filled = BAR_WIDTH * tick.completed_steps // total
+    return (
+        f"simulating [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
+        f"{tick.completed_steps}/{tick.total_steps} steps, "
+        f"+{format_offset(tick.elapsed)} simulated, {tick.syncs} syncs"
+    )
+
+
+def _print_summary(name: str, result: Simulation, max_time: float) -> None:
     status = result.status
     at = f"+{format_offset(result.elapsed)}"
     phase = result.phase
@@ -544,4 +592,8 @@ def _unicode_ok() -> bool:
 
 
 def _stderr_is_terminal() -> bool:
-    return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+    return _is_terminal(sys.stderr)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    return hasattr(stream, "isatty") and stream.isatty()

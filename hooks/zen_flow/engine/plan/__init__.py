@@ -43,7 +43,7 @@ from zen_flow.engine.plan.phase import first_blocking_failure, flow_phase, main_
 from zen_flow.engine.plan.runs import RunChange, rerun_steps, terminated
 from zen_flow.engine.plan.transitions import failed, skipped, started_in_run, waiting
 from zen_flow.engine.status import FlowState
-from zen_flow.spec.dag import topological_order
+from zen_flow.spec.validation import finally_order, step_order
 
 __all__ = ["JobToCreate", "Plan", "plan"]
 
@@ -120,7 +120,7 @@ class _Pass:
         ctx = self.ctx
         cause = first_blocking_failure(ctx, self._main())
         blocking = cause.name if cause is not None else None
-        for name in topological_order({s.name: s.dependencies for s in ctx.spec.steps}):
+        for name in step_order(ctx.spec):
             state = self.states[name]
             if state.phase is not StepPhase.PENDING or started_in_run(state):
                 continue
@@ -143,7 +143,7 @@ class _Pass:
         if not ctx.final:
             return
         outcome = main_outcome(ctx, self._main())
-        for name in topological_order({s.name: s.dependencies for s in ctx.spec.finally_}):
+        for name in finally_order(ctx.spec):
             state = self.states[name]
             if state.phase is not StepPhase.PENDING or started_in_run(state):
                 continue

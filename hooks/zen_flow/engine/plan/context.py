@@ -16,6 +16,7 @@ from zen_flow.api.status import TERMINAL_FLOW_PHASES, RerunStatus
 from zen_flow.api.times import format_time, later, parse_time_or
 from zen_flow.engine.observe import FlowIdentity, Observation, ObservedJob
 from zen_flow.engine.outputs import PodOutputs
+from zen_flow.spec.validation import steps_by_name
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class PassContext:
         return cls(
             flow=observation.flow,
             spec=spec,
-            steps={step.name: step for step in spec.all_steps},
+            steps=steps_by_name(spec),
             jobs=observation.jobs,
             latest_attempt=observation.latest_attempt,
             now=now,

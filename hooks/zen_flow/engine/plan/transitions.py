@@ -23,9 +23,10 @@ def short(text: str) -> str:
 
 def updated(state: StepStatus, **changes: Any) -> StepStatus:
     """``state`` with ``changes``; the same object when nothing changes."""
-    if all(getattr(state, name) == value for name, value in changes.items()):
-        return state
-    return state.model_copy(update=changes)
+    for name, value in changes.items():
+        if getattr(state, name) != value:
+            return state.model_copy(update=changes)
+    return state
 
 
 def entered_attempt(

@@ -42,7 +42,7 @@ def finish_job(
     """Give a Job its terminal condition at the cluster's current time. A Job that succeeds
     with ``outputs`` leaves a succeeded pod whose termination message is them, as JSON. An
     Indexed Job counts its items: all succeeded, or all but ``failed_indexes`` (e.g. "1,3")."""
-    obj = cluster.children[("Job", name)]
+    obj = cluster.children.edit(("Job", name))
     if succeeded and outputs is not None:
         cluster.pods[f"{name}-pod"] = _pod(obj, outputs)
     at = format_time(cluster.now)
@@ -149,7 +149,7 @@ class FakeJobController:
 
     def track(self, name: str) -> JobRun | None:
         """Start running a Job just created; None for a Job that is not a step's."""
-        obj = self.cluster.children[("Job", name)]
+        obj = self.cluster.children.peek(("Job", name))
         labels = obj["metadata"].get("labels") or {}
         step, attempt_text = labels.get(LABEL_STEP), labels.get(LABEL_ATTEMPT, "")
         if step is None or not attempt_text.isdigit():
@@ -192,13 +192,14 @@ class FakeJobController:
         return finished
 
     def suspended(self, name: str) -> bool:
-        obj = self.cluster.children.get(("Job", name))
+        key = ("Job", name)
+        obj = self.cluster.children.peek(key) if key in self.cluster.children else None
         return bool(obj and obj["spec"].get("suspend"))
 
     def toggle(self, run: JobRun, suspend: bool) -> None:
         """Suspending deletes the pods; resuming starts them again from the beginning and
         resets the Job's startTime, and with it the activeDeadlineSeconds timer."""
-        obj = self.cluster.children[("Job", run.name)]
+        obj = self.cluster.children.edit(("Job", run.name))
         status = obj.setdefault("status", {})
         at = format_time(self.cluster.now)
         condition = {

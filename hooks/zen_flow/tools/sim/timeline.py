@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+import msgspec
 
 from zen_flow.api.reasons import StepReason
 from zen_flow.api.times import parse_time_or
@@ -39,49 +41,122 @@ class Event:
     step: str | None = None
 
 
+class _Status(msgspec.Struct, frozen=True):
+    phase: str | None = "Pending"
+    reason: str | None = None
+    message: str | None = None
+    completionTime: str | None = None
+    progress: dict[str, Any] | None = None
+    steps: list[msgspec.Raw] | None = None
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """What a run reads of a flow's status: the flow's phase, and each step's entry as the
+    bytes the hook wrote (a step's entry is decoded only when it changed)."""
+
+    phase: str | None = "Pending"
+    reason: str | None = None
+    message: str | None = None
+    completion_time: str | None = None
+    progress: Mapping[str, Any] = field(default_factory=dict)
+    entries: tuple[bytes, ...] = ()
+
+    @classmethod
+    def of(cls, raw: bytes | None) -> StatusView:
+        """The view of status bytes; a status that is not an object counts as empty."""
+        if raw is None:
+            return cls()
+        try:
+            status = _status_decoder.decode(raw)
+        except msgspec.DecodeError:
+            return cls()
+        return cls(
+            phase=status.phase,
+            reason=status.reason,
+            message=status.message,
+            completion_time=status.completionTime,
+            progress=status.progress or {},
+            entries=tuple(map(bytes, status.steps or ())),
+        )
+
+
+_status_decoder = msgspec.json.Decoder(_Status)
+
+
 @dataclass
 class Timeline:
-    """The events of one run, and how to tell them from two statuses of the flow."""
+    """The events of one run, and how to tell them from two statuses of the flow.
+
+    ``listener``, when set, hears of each event as it is added."""
 
     start: datetime
     retry_limits: Mapping[str, int]
     events: list[Event] = field(default_factory=list)
+    listener: Callable[[Event], None] | None = None
 
     def add(self, now: datetime, kind: EventKind, message: str, step: str | None = None) -> None:
-        self.events.append(Event((now - self.start).total_seconds(), kind, message, step))
+        event = Event((now - self.start).total_seconds(), kind, message, step)
+        self.events.append(event)
+        if self.listener is not None:
+            self.listener(event)
 
-    def steps(self, now: datetime, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
-        """A line for each step that changed phase, and for each retry scheduled."""
-        old_steps = {s["name"]: s for s in before.get("steps") or []}
-        for state in after.get("steps") or []:
-            name = state["name"]
-            old = old_steps.get(name, {})
-            phase, old_phase = state.get("phase"), old.get("phase", "Pending")
-            if phase != old_phase:
-                detail = state.get("reason") or ""
-                if phase in ("Failed", "Skipped") and state.get("message"):
-                    detail += f": {state['message']}"
-                text = f"step {name}: {old_phase} -> {phase}" + (f" ({detail})" if detail else "")
-                self.add(now, EventKind.STEP_PHASE, text, name)
-            awaiting = StepReason.AWAITING_APPROVAL
-            if state.get("reason") == awaiting and old.get("reason") != awaiting:
-                self.add(now, EventKind.STEP_WAITING, f"step {name}: {state.get('message')}", name)
-            retry_at = state.get("nextRetryTime")
-            if (
-                state.get("reason") == StepReason.BACKOFF_WAIT
-                and retry_at
-                and retry_at != old.get("nextRetryTime")
-            ):
-                self.add(now, EventKind.RETRY_SCHEDULED, self._retry_text(state), name)
+    def steps(self, now: datetime, before: StatusView, after: StatusView) -> None:
+        """A line for each step that changed phase, and for each retry scheduled.
 
-    def flow(self, now: datetime, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
-        """A line when the flow changed phase."""
-        phase, old_phase = after.get("phase", "Pending"), before.get("phase", "Pending")
+        Only entries whose bytes changed can have changed; step names are unique (the spec
+        was validated), so a step's old entry is the one at its place, or the one of its
+        name when the steps moved."""
+        if after.entries == before.entries:
+            return
+        changed = set(after.entries).difference(before.entries)
+        by_name: dict[str, Mapping[str, Any]] | None = None
+        for index, entry in enumerate(after.entries):
+            if entry not in changed:
+                continue
+            state = msgspec.json.decode(entry)
+            old: Mapping[str, Any] | None = None
+            if index < len(before.entries):
+                old = msgspec.json.decode(before.entries[index])
+                if old.get("name") != state["name"]:
+                    old = None
+            if old is None:
+                if by_name is None:
+                    by_name = {}
+                    for earlier in before.entries:
+                        decoded = msgspec.json.decode(earlier)
+                        by_name[decoded["name"]] = decoded
+                old = by_name.get(state["name"], {})
+            self._step(now, state, old)
+
+    def _step(self, now: datetime, state: Mapping[str, Any], old: Mapping[str, Any]) -> None:
+        name = state["name"]
+        phase, old_phase = state.get("phase"), old.get("phase", "Pending")
         if phase != old_phase:
-            reason = after.get("reason")
+            detail = state.get("reason") or ""
+            if phase in ("Failed", "Skipped") and state.get("message"):
+                detail += f": {state['message']}"
+            text = f"step {name}: {old_phase} -> {phase}" + (f" ({detail})" if detail else "")
+            self.add(now, EventKind.STEP_PHASE, text, name)
+        awaiting = StepReason.AWAITING_APPROVAL
+        if state.get("reason") == awaiting and old.get("reason") != awaiting:
+            self.add(now, EventKind.STEP_WAITING, f"step {name}: {state.get('message')}", name)
+        retry_at = state.get("nextRetryTime")
+        if (
+            state.get("reason") == StepReason.BACKOFF_WAIT
+            and retry_at
+            and retry_at != old.get("nextRetryTime")
+        ):
+            self.add(now, EventKind.RETRY_SCHEDULED, self._retry_text(state), name)
+
+    def flow(self, now: datetime, before: StatusView, after: StatusView) -> None:
+        """A line when the flow changed phase."""
+        phase, old_phase = after.phase, before.phase
+        if phase != old_phase:
+            reason = after.reason
             text = f"flow {old_phase} -> {phase}" + (f" ({reason})" if reason else "")
-            if phase == "Failed" and after.get("message"):
-                text += f": {after['message']}"
+            if phase == "Failed" and after.message:
+                text += f": {after.message}"
             self.add(now, EventKind.FLOW_PHASE, text)
 
     def _retry_text(self, state: Mapping[str, Any]) -> str:

@@ -1,30 +1,53 @@
-"""How a simulated Metacontroller reaches the hooks: in process, or over HTTP."""
+"""How a simulated Metacontroller reaches the hooks: in process, or over HTTP.
+
+A transport moves bytes (``exchange``): the request as Metacontroller posts it, the answer as
+the hooks write it. Called with a request object instead, it answers with the decoded answer,
+for tests that build or inspect requests themselves.
+"""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from zen_flow.engine.sync import sync
 from zen_flow.engine.wire import decode_request, encode_response
 
-Transport = Callable[[dict[str, Any], datetime, bool], dict[str, Any]]
-"""Sends a hook request (request, now, finalizing) and returns the decoded response."""
-
 CLOCK_HEADER = "X-Zen-Flow-Now"
 
 
-def in_process(request: dict[str, Any], now: datetime, finalizing: bool) -> dict[str, Any]:
-    """Call the engine directly, through the same bytes as the server."""
-    decoded = decode_request(
-        json.dumps({**request, "finalizing": finalizing}, separators=(",", ":")).encode()
-    )
-    answer: dict[str, Any] = json.loads(encode_response(sync(decoded, now).response))
-    return answer
+class Transport(Protocol):
+    """Sends one hook call (a sync, or a finalize when ``finalizing``) at ``now``."""
+
+    def exchange(self, body: bytes, now: datetime, finalizing: bool) -> bytes:
+        """The answer's bytes to the request ``body``."""
+        ...
+
+    def __call__(self, request: dict[str, Any], now: datetime, finalizing: bool) -> dict[str, Any]:
+        """The decoded answer to the request object ``request``."""
+        ...
+
+
+def _as_body(request: dict[str, Any], finalizing: bool) -> bytes:
+    return json.dumps({**request, "finalizing": finalizing}, separators=(",", ":")).encode()
+
+
+class InProcess:
+    """Calls the engine directly, through the same bytes as the server."""
+
+    def exchange(self, body: bytes, now: datetime, finalizing: bool) -> bytes:
+        return encode_response(sync(decode_request(body), now).response)
+
+    def __call__(self, request: dict[str, Any], now: datetime, finalizing: bool) -> dict[str, Any]:
+        body = _as_body(request, finalizing)
+        answer: dict[str, Any] = json.loads(self.exchange(body, now, finalizing))
+        return answer
+
+
+in_process = InProcess()
 
 
 class HttpTransport:
@@ -48,17 +71,18 @@ class HttpTransport:
         except urllib.error.HTTPError as error:
             return error.code, error.read()
 
-    def __call__(self, request: dict[str, Any], now: datetime, finalizing: bool) -> dict[str, Any]:
+    def exchange(self, body: bytes, now: datetime, finalizing: bool) -> bytes:
         path = "/finalize" if finalizing else "/sync"
-        code, body = self.post(
-            path,
-            json.dumps({**request, "finalizing": finalizing}, separators=(",", ":")).encode(),
-            now,
-        )
+        code, answer = self.post(path, body, now)
         if code != 200:
-            raise HookError(f"POST {path} answered {code}: {body[:500]!r}")
-        self.bodies.append(body)
-        answer: dict[str, Any] = json.loads(body)
+            raise HookError(f"POST {path} answered {code}: {answer[:500]!r}")
+        self.bodies.append(answer)
+        return answer
+
+    def __call__(self, request: dict[str, Any], now: datetime, finalizing: bool) -> dict[str, Any]:
+        answer: dict[str, Any] = json.loads(
+            self.exchange(_as_body(request, finalizing), now, finalizing)
+        )
         return answer
 
 
