@@ -32,8 +32,8 @@ from types import FrameType
 from bench import sections
 from e2e.cluster import Binaries, Cluster, create_namespace
 from e2e.flows import job_template, jobflow, layered_flow, step
-from e2e.kube import Kube, Obj, condition, describe_flow, wait_for
-from e2e.watch import Watch
+from e2e.kube import Kube, Obj, describe_flow, wait_for
+from e2e.watch import Timings
 
 # etcd's default --max-request-bytes: the most one object can take.
 ETCD_LIMIT = 1_572_864
@@ -50,40 +50,6 @@ class Plan:
 
 FULL = Plan()
 QUICK = Plan(chain=5, singles=3, fan_outs=(20,), large=300)  # tries the code, not figures
-
-
-# --- watching ----------------------------------------------------------------------------------
-
-
-class Timings:
-    """When each object of a watch was first seen, and first seen finished (a Job Complete or
-    Failed, a flow Succeeded or Failed), by name; and its latest state."""
-
-    def __init__(self, kube: Kube, resource: str, namespace: str) -> None:
-        self.resource = resource
-        self.created: dict[str, float] = {}
-        self.completed: dict[str, float] = {}
-        self.first_status: dict[str, float] = {}  # flows: when a status was first seen
-        self.latest: dict[str, Obj] = {}
-        self.watch = Watch(kube, resource, namespace, self._event).start()
-
-    def _event(self, kind: str, obj: Obj, arrived: float) -> None:
-        name = obj["metadata"]["name"]
-        self.created.setdefault(name, arrived)
-        self.latest[name] = obj
-        if obj.get("status", {}).get("phase"):
-            self.first_status.setdefault(name, arrived)
-        if self._finished(obj):
-            self.completed.setdefault(name, arrived)
-
-    def _finished(self, obj: Obj) -> bool:
-        if self.resource == "jobflows":
-            return obj.get("status", {}).get("phase") in ("Succeeded", "Failed")
-        found = condition(obj, "Complete") or condition(obj, "Failed")
-        return bool(found and found.get("status") == "True")
-
-    def stop(self) -> None:
-        self.watch.stop()
 
 
 @contextmanager
@@ -214,13 +180,6 @@ def measure_large(kube: Kube, plan: Plan, log: Callable[[str], None]) -> Large:
     taken from every version a watch sees."""
     with scratch_namespace(kube, "large") as ns:
         flows = Timings(kube, "jobflows", ns)
-        sizes: list[int] = []
-        sizes_watch = Watch(
-            kube,
-            "jobflows",
-            ns,
-            lambda kind, obj, arrived: sizes.append(len(json.dumps(obj, separators=(",", ":")))),
-        ).start()
         flow = layered_flow("large", plan.large // LAYER_WIDTH, LAYER_WIDTH)
         started = time.monotonic()
         kube.kubectl(
@@ -232,8 +191,9 @@ def measure_large(kube: Kube, plan: Plan, log: Callable[[str], None]) -> Large:
         assert final["status"]["phase"] == "Succeeded", describe_flow(final)[:3000]
         first_status = flows.first_status["large"] - started
         time.sleep(2)  # the last versions
-        sizes_watch.stop()
+        assert flows.watch.alive(), "the watch ended early: versions of the flow were missed"
         flows.stop()
+        sizes = flows.sizes["large"]
     log(f"{plan.large} steps: Succeeded in {seconds:.0f} s, largest {max(sizes)} bytes")
     return Large(plan.large, LAYER_WIDTH, sizes[0], max(sizes), len(sizes), seconds, first_status)
 

@@ -9,7 +9,6 @@ Job controller runs and kwok plays the pod of.
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest
@@ -18,31 +17,12 @@ from e2e.cluster import Cluster
 from e2e.flows import job_template, jobflow, layered_flow, step
 from e2e.kube import Obj, condition, describe_flow, steps_of, wait_for
 from e2e.scenario import FlowWatch
-from e2e.watch import Watch
+from e2e.watch import Timings
 
 # etcd's default --max-request-bytes: the most one object can take.
 MAX_OBJECT_BYTES = 1_572_864
 LAYERS = 50
 WIDTH = 100
-
-
-class FlowRecord:
-    """Every version of one flow the API server served, as a watch sees them: the largest
-    size (JSON, as stored)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.largest = 0
-        self.versions = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, kind: str, obj: Obj, arrived: float) -> None:
-        if obj.get("metadata", {}).get("name") != self.name or kind == "DELETED":
-            return
-        size = len(json.dumps(obj, separators=(",", ":")).encode())
-        with self.lock:
-            self.versions += 1
-            self.largest = max(self.largest, size)
 
 
 def ended(flow: Obj | None) -> Obj | None:
@@ -54,26 +34,26 @@ def test_a_5000_step_flow_runs_to_the_end_under_the_object_size_limit(
     cluster: Cluster, ns: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     kube = cluster.kube
-    record = FlowRecord("big")
+    flows = Timings(kube, "jobflows", ns)
     started = time.monotonic()
-    with Watch(kube, "jobflows", ns, record) as watch:
-        # Server-side apply keeps no copy of the spec in an annotation: client-side apply
-        # does, and the API server allows 256 KiB of annotations in all.
-        kube.kubectl(
-            "apply", "--server-side", "-f", "-", "-n", ns,
-            stdin=json.dumps(layered_flow("big", LAYERS, WIDTH)), timeout=300,
-        )  # fmt: skip
-        applied = record.largest
-        done = wait_for(
-            "jobflow big to end",
-            lambda: ended(kube.flow(ns, "big")),
-            timeout=3600,
-            interval=2,
-            detail=lambda: describe_flow(kube.flow(ns, "big"))[:3000],
-        )
-        took = time.monotonic() - started
-        time.sleep(2)  # the last versions
-        assert watch.alive(), "the watch ended early: versions of the flow were missed"
+    # Server-side apply keeps no copy of the spec in an annotation: client-side apply does,
+    # and the API server allows 256 KiB of annotations in all.
+    kube.kubectl(
+        "apply", "--server-side", "-f", "-", "-n", ns,
+        stdin=json.dumps(layered_flow("big", LAYERS, WIDTH)), timeout=300,
+    )  # fmt: skip
+    done = wait_for(
+        "jobflow big to end",
+        lambda: ended(kube.flow(ns, "big")),
+        timeout=3600,
+        interval=2,
+        detail=lambda: describe_flow(kube.flow(ns, "big"))[:3000],
+    )
+    took = time.monotonic() - started
+    time.sleep(2)  # the last versions
+    assert flows.watch.alive(), "the watch ended early: versions of the flow were missed"
+    flows.stop()
+    sizes = flows.sizes["big"]
     steps = steps_of(done)
     assert done["status"]["phase"] == "Succeeded", describe_flow(done)[:3000]
     assert len(steps) == LAYERS * WIDTH
@@ -82,12 +62,11 @@ def test_a_5000_step_flow_runs_to_the_end_under_the_object_size_limit(
     assert len(kube.jobs_of(ns, "big")) == LAYERS * WIDTH, "one Job per step"
     with capsys.disabled():  # the figures, in the suite's output
         print(
-            f"\n{LAYERS * WIDTH}-step flow: Succeeded in {took:.0f} s; as applied {applied} bytes; "
-            f"largest version seen {record.largest} bytes "
-            f"({record.largest / MAX_OBJECT_BYTES:.0%} of etcd's limit) over {record.versions} "
-            f"versions"
+            f"\n{LAYERS * WIDTH}-step flow: Succeeded in {took:.0f} s; as applied "
+            f"{sizes[0]} bytes; largest version seen {max(sizes)} bytes "
+            f"({max(sizes) / MAX_OBJECT_BYTES:.0%} of etcd's limit) over {len(sizes)} versions"
         )
-    assert record.largest < MAX_OBJECT_BYTES
+    assert max(sizes) < MAX_OBJECT_BYTES
 
 
 def test_a_fan_out_is_one_indexed_job_whose_pods_each_read_an_item(

@@ -1,5 +1,6 @@
 """A watch on the API server, read in a thread: every event is seen, even an object that
-lives for a millisecond, and timed as it arrives."""
+lives for a millisecond, and timed as it arrives. ``Timings`` keeps, per object, when it
+was first seen, when it finished, and the size of every version."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from e2e.kube import Kube, Obj
+from e2e.kube import Kube, Obj, condition
 
 # (event type: ADDED, MODIFIED, DELETED; the object; time.monotonic() at arrival)
 Handler = Callable[[str, Obj, float], None]
@@ -75,3 +76,37 @@ class Watch:
             self._connection.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+class Timings:
+    """When each object of a watch was first seen, and first seen finished (a Job Complete or
+    Failed, a flow Succeeded or Failed), by name; its latest state, and the size of each
+    version seen (JSON, as the API server stores it)."""
+
+    def __init__(self, kube: Kube, resource: str, namespace: str) -> None:
+        self.resource = resource
+        self.created: dict[str, float] = {}
+        self.completed: dict[str, float] = {}
+        self.first_status: dict[str, float] = {}  # flows: when a status was first seen
+        self.latest: dict[str, Obj] = {}
+        self.sizes: dict[str, list[int]] = {}
+        self.watch = Watch(kube, resource, namespace, self._event).start()
+
+    def _event(self, kind: str, obj: Obj, arrived: float) -> None:
+        name = obj["metadata"]["name"]
+        self.created.setdefault(name, arrived)
+        self.latest[name] = obj
+        self.sizes.setdefault(name, []).append(len(json.dumps(obj, separators=(",", ":"))))
+        if obj.get("status", {}).get("phase"):
+            self.first_status.setdefault(name, arrived)
+        if self._finished(obj):
+            self.completed.setdefault(name, arrived)
+
+    def _finished(self, obj: Obj) -> bool:
+        if self.resource == "jobflows":
+            return obj.get("status", {}).get("phase") in ("Succeeded", "Failed")
+        found = condition(obj, "Complete") or condition(obj, "Failed")
+        return bool(found and found.get("status") == "True")
+
+    def stop(self) -> None:
+        self.watch.stop()
