@@ -102,6 +102,7 @@ def test_every_benchmark_runs_at_tiny_sizes(tmp_path: Path) -> None:
     assert [(row.label, row.outcome) for row in results.simulations] == [
         ("chain/20", "flow bench-chain-20 Succeeded (AllStepsDone)"),
         ("fan-out/30", "flow bench-fan-out-30 Succeeded (AllStepsDone)"),
+        ("items/30", "flow bench-items-30 Succeeded (AllStepsDone)"),
     ]
     assert all(0 < row.first_line <= row.seconds for row in results.simulations)
     assert results.simulations[0].lines > 20 and results.simulations[0].syncs >= 60
