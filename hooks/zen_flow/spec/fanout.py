@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from zen_flow.api.spec import MAX_ITEMS, JobFlowSpec, JobTemplate, Step
+from zen_flow.spec.parameters import step_output_problems
 from zen_flow.spec.problems import Problem
 from zen_flow.spec.shape import FlowShape
 
@@ -90,7 +91,9 @@ def fan_out_problems(
                 "in the ConfigMap that delivers them",
             )
     if step.with_param is not None:
-        yield from _param_problems(step, f"{where}.withParam", shape)
+        yield from step_output_problems(
+            step.with_param, f"{where}.withParam", shape.upstream(step.name), shape.outputs
+        )
 
 
 def _template(spec: JobFlowSpec, step: Step) -> JobTemplate | None:
@@ -136,24 +139,6 @@ def _template_problems(template: JobTemplate, where: str) -> Iterator[Problem]:
                 f"{where}.spec.template.spec.containers[{index}].volumeMounts",
                 f"{ITEMS_PATH} is where the items are mounted: mount yours elsewhere",
             )
-
-
-def _param_problems(step: Step, where: str, shape: FlowShape) -> Iterator[Problem]:
-    reference = step.with_param
-    if reference is None:
-        return
-    declared = shape.outputs
-    if reference.step not in declared:
-        yield Problem(f"{where}.step", f'unknown step "{reference.step}"')
-    elif reference.step not in shape.upstream(step.name):
-        yield Problem(
-            f"{where}.step", f'step "{reference.step}" is not upstream: add it to dependencies'
-        )
-    elif reference.parameter not in declared[reference.step]:
-        yield Problem(
-            f"{where}.parameter",
-            f'step "{reference.step}" declares no output "{reference.parameter}"',
-        )
 
 
 def _list(value: Any) -> list[Any]:

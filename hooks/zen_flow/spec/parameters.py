@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from zen_flow.api.spec import MAX_APPROVAL_STEP_NAME, Parameter, Step, StepType
+from zen_flow.api.spec import MAX_APPROVAL_STEP_NAME, Parameter, Step, StepOutputRef, StepType
 from zen_flow.spec.problems import Problem
 from zen_flow.spec.shape import FlowShape
 
@@ -91,10 +91,20 @@ def _source_problems(
             "give exactly one of configMapKeyRef, secretKeyRef and stepOutput",
         )
         return
-    reference = source.step_output
-    if reference is None:
-        return
-    where = f"{path}.valueFrom.stepOutput"
+    if source.step_output is not None:
+        yield from step_output_problems(
+            source.step_output, f"{path}.valueFrom.stepOutput", upstream, outputs
+        )
+
+
+def step_output_problems(
+    reference: StepOutputRef,
+    where: str,
+    upstream: set[str],
+    outputs: Mapping[str, Sequence[str]],
+) -> Iterator[Problem]:
+    """A reference to another step's output (an input's, or withParam's) names a step
+    upstream that declares that output."""
     if reference.step not in outputs:
         yield Problem(f"{where}.step", f'unknown step "{reference.step}"')
     elif reference.step not in upstream:
