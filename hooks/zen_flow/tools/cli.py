@@ -36,6 +36,7 @@ from zen_flow.api.status import JobFlowStatus
 from zen_flow.spec.messages import describe, path_text
 from zen_flow.spec.validation import InvalidSpecError
 from zen_flow.tools import diagram as drawing
+from zen_flow.tools.durationtype import Duration
 from zen_flow.tools.lint import (
     Document,
     LintError,
@@ -266,23 +267,7 @@ def _shown_name(body: dict[str, Any]) -> str:
 # --- simulate --------------------------------------------------------------------------------
 
 
-class _Duration(click.ParamType[float, Any]):
-    """A Go-style duration such as 30s, 1m30s or 500ms, as seconds."""
-
-    name = "duration"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        if isinstance(value, float):
-            return value
-        try:
-            return parse_duration(str(value).strip())
-        except ValueError as error:
-            self.fail(str(error), param, ctx)
-
-
-DURATION = _Duration()
+DURATION = Duration()
 
 
 @main.command(name="simulate")

@@ -18,7 +18,6 @@ from typing import Any, Final, TypeVar
 
 import click
 
-from zen_flow.api.durations import parse_duration
 from zen_flow.api.labels import (
     ANNOTATION_APPROVE_PREFIX,
     ANNOTATION_RERUN,
@@ -30,6 +29,7 @@ from zen_flow.api.labels import (
 )
 from zen_flow.api.naming import label_value
 from zen_flow.tools import diagram
+from zen_flow.tools.durationtype import Duration
 from zen_flow.tools.kubectl_jobflow.flows import RESOURCE, FlowView, StepView, flow_view, new_token
 from zen_flow.tools.kubectl_jobflow.kubectl import ExitCode, Kubectl, KubectlFailed, PluginError
 from zen_flow.tools.kubectl_jobflow.render import flow_list, flow_report, flow_tree
@@ -100,27 +100,7 @@ def _kubectl() -> Kubectl:
     )
 
 
-class _Duration(click.ParamType[float, Any]):
-    """A Go-style duration (2s, 500ms, 1m30s) or a number of seconds, as seconds."""
-
-    name = "duration"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        if isinstance(value, float):
-            return value
-        text = str(value).strip()
-        try:
-            seconds = float(text) if text.replace(".", "", 1).isdigit() else parse_duration(text)
-        except ValueError as error:
-            self.fail(str(error), param, ctx)
-        if seconds <= 0:
-            self.fail(f"{text} is not a positive duration", param, ctx)
-        return seconds
-
-
-DURATION = _Duration()
+DURATION = Duration(bare_seconds=True, positive=True)
 
 
 def _interval_option(command: F) -> F:
