@@ -69,8 +69,13 @@ def test_rerun_runs_only_the_failed_part_again(cluster: Cluster, ns: str) -> Non
     said = kubectl_jobflow(kube, "rerun", "again", "-n", ns).stdout.strip()
     assert said.startswith('jobflow "again" rerun requested: token '), said
     token = said.rsplit(" ", 1)[-1]
-    done = watch.until_phase("Succeeded", timeout=90)
-    assert done["status"]["rerun"]["token"] == token
+    # Until the hooks have handled the token, the flow is still the Failed one.
+    watch.until(
+        "the rerun to be handled",
+        lambda f: f.get("status", {}).get("rerun", {}).get("token") == token,
+        timeout=60,
+    )
+    watch.until_phase("Succeeded", timeout=90)
     assert attempts_by_step(kube.jobs_of(ns, "again")) == {
         "first": ["1"],
         "flaky": ["1", "2"],
