@@ -299,13 +299,7 @@ class HookPool:
         return count
 
     def healthy(self, replica: HookReplica) -> bool:
-        try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{replica.port}/healthz", timeout=2
-            ) as reply:
-                return bool(reply.status == 200)
-        except (OSError, urllib.error.URLError):
-            return False
+        return local_get(replica.port, "/healthz") is not None
 
     def haproxy_view(self) -> dict[str, str]:
         """Server name → status (UP, DOWN, ...) as HAProxy sees them."""
@@ -358,14 +352,10 @@ class MetacontrollerInstance:
 
     def metric(self, name: str) -> float | None:
         """The value of a metric line that starts with ``name`` (labels included), if any."""
-        try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2
-            ) as reply:
-                text = reply.read().decode()
-        except (OSError, urllib.error.URLError):
+        body = local_get(self.metrics_port, "/metrics")
+        if body is None:
             return None
-        for line in text.splitlines():
+        for line in body.decode().splitlines():
             if line.startswith(name):
                 return float(line.rsplit(" ", 1)[1])
         return None
@@ -378,13 +368,7 @@ class MetacontrollerInstance:
         why = self.process.crashed()
         if why:
             raise AssertionError(f"{self.process.name} {why}; see {self.process.log}")
-        try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.health_port}/readyz", timeout=2
-            ) as reply:
-                return bool(reply.status == 200)
-        except (OSError, urllib.error.URLError):
-            return False
+        return local_get(self.health_port, "/readyz") is not None
 
 
 class Metacontrollers:
@@ -563,14 +547,11 @@ class Cluster:
         self.supervisor.start(etcd)
 
         def healthy() -> bool:
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{client}/health", timeout=2
-                ) as reply:
-                    return b'"health":"true"' in reply.read()
-            except (OSError, urllib.error.URLError):
+            body = local_get(client, "/health")
+            if body is None:
                 self.supervisor.check()
                 return False
+            return b'"health":"true"' in body
 
         wait_for("etcd to be healthy", healthy, 60)
 
@@ -717,6 +698,16 @@ class Cluster:
         self.supervisor.stop_all()
         shutil.rmtree(self.run / "etcd", ignore_errors=True)
         shutil.rmtree(self.run / "metrics", ignore_errors=True)
+
+
+def local_get(port: int, path: str) -> bytes | None:
+    """The body of ``GET http://127.0.0.1:PORT/PATH`` when it answers 200; None when it does
+    not (not listening yet, or not ready)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as reply:
+            return reply.read() if reply.status == 200 else None
+    except (OSError, urllib.error.URLError):
+        return None
 
 
 def _listening(port: int) -> bool:

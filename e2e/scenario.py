@@ -99,6 +99,13 @@ def assert_stays(what: str, holds: Callable[[], bool], seconds: float) -> None:
         time.sleep(0.2)
 
 
+def job_by_step(kube: Kube, namespace: str, flow: str) -> dict[str, Obj]:
+    """The flow's Jobs by step, for flows whose steps each ran once."""
+    return {
+        j["metadata"]["labels"]["workflow.zen.io/step"]: j for j in kube.jobs_of(namespace, flow)
+    }
+
+
 def attempts_by_step(jobs: list[Obj]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for step, attempt in job_attempts(jobs):

@@ -22,6 +22,7 @@ from e2e.scenario import (
     attempts_by_step,
     comment_commands,
     example,
+    job_by_step,
     make_fail,
     make_outputs,
     make_run_for,
@@ -41,6 +42,15 @@ def run_comment_commands(
         assert result.stdout.strip(), f"`{' '.join(command)}` printed nothing"
 
 
+def wait_complete(kube: Kube, namespace: str, name: str) -> Obj:
+    """The examples' own wait (`kubectl wait --for=condition=Complete`), which blocks until
+    the condition holds; then the flow as it ended."""
+    kube.kubectl(
+        "wait", "--for=condition=Complete", f"jobflow/{name}", "--timeout=90s", "-n", namespace
+    )
+    return kube.wait_flow(namespace, name)
+
+
 def phases(flow: Obj) -> dict[str, tuple[str, str | None]]:
     return {name: (s["phase"], s.get("reason")) for name, s in steps_of(flow).items()}
 
@@ -48,11 +58,7 @@ def phases(flow: Obj) -> dict[str, tuple[str, str | None]]:
 def linear_flow(cluster: Cluster, namespace: str) -> None:
     kube = cluster.kube
     kube.apply(example("linear-flow"), namespace)
-    # The comment's own wait: it blocks until the condition holds.
-    kube.kubectl(
-        "wait", "--for=condition=Complete", "jobflow/linear-flow", "--timeout=90s", "-n", namespace
-    )
-    flow = kube.wait_flow(namespace, "linear-flow")
+    flow = wait_complete(kube, namespace, "linear-flow")
     assert {s: p for s, (p, _) in phases(flow).items()} == {
         "extract": "Succeeded",
         "transform": "Succeeded",
@@ -79,10 +85,7 @@ def dag_flow(cluster: Cluster, namespace: str) -> None:
     assert settings is not None and settings["data"] == {"GREETING": "hello", "PARTS": "2"}
     claim = kube.get("persistentvolumeclaims", "dag-flow-workspace", namespace)
     assert claim is not None and claim["status"]["phase"] == "Bound"
-    jobs = {
-        j["metadata"]["labels"]["workflow.zen.io/step"]: j
-        for j in kube.jobs_of(namespace, "dag-flow")
-    }
+    jobs = job_by_step(kube, namespace, "dag-flow")
     assert sorted(jobs) == ["left", "merge", "prepare", "right"]
     for job in jobs.values():
         pod = job["spec"]["template"]["spec"]
@@ -204,12 +207,6 @@ def when_flow(cluster: Cluster, namespace: str) -> None:
     assert "cleanup-disabled" not in jobs, "a skipped step has no Job"
 
 
-def job_by_step(kube: Kube, namespace: str, flow: str) -> dict[str, Obj]:
-    return {
-        j["metadata"]["labels"]["workflow.zen.io/step"]: j for j in kube.jobs_of(namespace, flow)
-    }
-
-
 def release_flow(cluster: Cluster, namespace: str) -> list[list[str]]:
     """build's output reaches deploy through the approval gate, once approved."""
     kube = cluster.kube
@@ -314,10 +311,7 @@ def finally_flow(cluster: Cluster, namespace: str) -> None:
     """cleanup runs after the steps; notify-failure only when the flow failed."""
     kube = cluster.kube
     kube.apply(example("finally-flow"), namespace)
-    kube.kubectl(
-        "wait", "--for=condition=Complete", "jobflow/finally-flow", "--timeout=90s", "-n", namespace
-    )
-    done = kube.wait_flow(namespace, "finally-flow")
+    done = wait_complete(kube, namespace, "finally-flow")
     assert phases(done) == {
         "prepare": ("Succeeded", "JobComplete"),
         "process": ("Succeeded", "JobComplete"),

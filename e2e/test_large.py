@@ -16,7 +16,7 @@ import pytest
 from e2e.cluster import Cluster
 from e2e.flows import job_template, jobflow, layered_flow, step
 from e2e.kube import Obj, condition, describe_flow, steps_of, wait_for
-from e2e.scenario import FlowWatch
+from e2e.scenario import FlowWatch, job_by_step
 from e2e.watch import Timings
 
 # etcd's default --max-request-bytes: the most one object can take.
@@ -143,5 +143,6 @@ def test_finally_steps_run_after_a_failure_and_read_it(cluster: Cluster, ns: str
     assert done["status"]["reason"] == "StepFailed", describe_flow(done)
     ready = condition(done, "Complete")
     assert ready is None or ready["status"] != "True"
-    jobs = {j["metadata"]["labels"]["workflow.zen.io/step"] for j in kube.jobs_of(ns, "fin")}
-    assert jobs == {"work", "cleanup", "notify"}, "no Job for a skipped step"
+    assert set(job_by_step(kube, ns, "fin")) == {"work", "cleanup", "notify"}, (
+        "no Job for a skipped step"
+    )
