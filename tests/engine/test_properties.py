@@ -101,6 +101,16 @@ def check_answer(
     tolerated = {s["name"] for s in declared if s.get("continueOnFailure")}
     deps = {s["name"]: s.get("dependencies", []) for s in declared}
     final = {s["name"] for s in spec.get("finally", [])}
+    for declared_step in spec["steps"]:
+        entry = phases[declared_step["name"]]
+        if entry["phase"] == "Pending" and entry.get("reason") == "WaitingForDependencies":
+            unmet = [
+                d
+                for d in deps[declared_step["name"]]
+                if phases[d]["phase"] not in SATISFIED
+                and not (phases[d]["phase"] == "Failed" and d in tolerated)
+            ]
+            assert unmet, f"{declared_step['name']} waits for dependencies that are all done"
     for name in emitted - observed_jobs:
         child = next(c for c in answer["children"] if c["metadata"]["name"] == name)
         step_name = child["metadata"]["labels"]["workflow.zen.io/step"]

@@ -578,6 +578,21 @@ class JobFlowSpec(ApiModel):
         return (*self.steps, *self.finally_)
 
     @cached_property
+    def step_names(self) -> tuple[str, ...]:
+        """The names of spec.steps, in declaration order."""
+        return tuple(step.name for step in self.steps)
+
+    @cached_property
+    def finally_names(self) -> tuple[str, ...]:
+        """The names of spec.finally, in declaration order."""
+        return tuple(step.name for step in self.finally_)
+
+    @cached_property
+    def all_step_names(self) -> tuple[str, ...]:
+        """The names of the steps, then of the finally steps."""
+        return (*self.step_names, *self.finally_names)
+
+    @cached_property
     def templates_by_name(self) -> dict[str, NamedTemplate]:
         """The named templates; of two with one name (refused), the first."""
         found: dict[str, NamedTemplate] = {}

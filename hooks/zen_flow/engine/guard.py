@@ -11,7 +11,8 @@ and Metacontroller retries).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 import msgspec
@@ -69,33 +70,48 @@ _loose_decoder = msgspec.json.Decoder(_Loosely)
 def identity(body: Desired, namespace: str) -> Identity:
     """The identity Metacontroller reads from ``body``; an empty namespace is ``namespace``
     (Metacontroller defaults it to the parent's)."""
-    return next(identities([body], namespace))
+    return identities([body], namespace)[0]
 
 
-def identities(bodies: Iterable[Desired], namespace: str) -> Iterator[Identity]:
-    """``identity`` of each body, in order (a body that is not a JSON object is refused when
-    its turn comes). A body re-emitted sync after sync is read once."""
+def identities(bodies: Iterable[Desired], namespace: str) -> list[Identity]:
+    """``identity`` of each body, in order (``UnsafeAnswer`` for a body that is not a JSON
+    object). A body re-emitted sync after sync is read once."""
     listed = list(bodies)
-    known = _read.get_many([id(body) for body in listed])
-    for body, read in zip(listed, known, strict=True):
-        if isinstance(body, msgspec.Raw):
-            if read is not None and read.body is body:
-                api_version, kind, name, given = read.fields
-            else:
-                api_version, kind, name, given = _decoded_identity(body)
-                read = _Read(body, (api_version, kind, name, given), IDENTITY_BYTES + len(body))
-                _read.put(id(body), read)
-        else:
-            meta = body.get("metadata")
-            meta = meta if isinstance(meta, dict) else {}
-            api_version, kind = body.get("apiVersion"), body.get("kind")
-            name, given = meta.get("name"), meta.get("namespace")
-        yield Identity(
-            _text(api_version),
-            _text(kind),
-            namespace if given in (None, "") else _text(given),
-            _text(name),
+    known = _read.get_many(list(map(id, listed)))
+    # The identity read last holds for this namespace too unless the body has none.
+    found = [
+        read.identity
+        if read is not None and read.body is body and read.identity.namespace == namespace
+        else None
+        for read, body in zip(known, listed, strict=True)
+    ]
+    for index, identified in enumerate(found):
+        if identified is None:
+            found[index] = _identity_of(listed[index], known[index], namespace)
+    return found  # type: ignore[return-value]  # every None was replaced
+
+
+def _identity_of(body: Desired, read: _Read | None, namespace: str) -> Identity:
+    if isinstance(body, msgspec.Raw):
+        fresh = read is None or read.body is not body
+        api_version, kind, name, given = (
+            read.fields if read is not None and not fresh else _decoded_identity(body)
         )
+    else:
+        meta = body.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        api_version, kind = body.get("apiVersion"), body.get("kind")
+        name, given = meta.get("name"), meta.get("namespace")
+    found = Identity(
+        _text(api_version),
+        _text(kind),
+        namespace if given in (None, "") else _text(given),
+        _text(name),
+    )
+    if isinstance(body, msgspec.Raw) and fresh:
+        fields = (api_version, kind, name, given)
+        _read.put(id(body), _Read(body, fields, found, IDENTITY_BYTES + len(body)))
+    return found
 
 
 def _decoded_identity(body: msgspec.Raw) -> tuple[Any, Any, Any, Any]:
@@ -119,7 +135,8 @@ def _decoded_identity(body: msgspec.Raw) -> tuple[Any, Any, Any, Any]:
 
 class _Read(NamedTuple):
     body: msgspec.Raw  # held, so that its id is not reused while the entry is kept
-    fields: tuple[Any, Any, Any, Any]
+    fields: tuple[Any, Any, Any, Any]  # apiVersion, kind, name, namespace as written
+    identity: Identity  # in the namespace of the flow that sent it first
     size: int
 
 
@@ -155,25 +172,45 @@ def check_answer(
     ``deleted_jobs`` are Jobs the engine ends on purpose (terminate, a rerun that replaces
     running steps): they must be step Jobs of this flow that have not finished."""
     flow = observation.flow
-    listed: set[tuple[str, str]] = set()
-    for found in identities(desired, flow.namespace):
-        api_version, kind, namespace, name = found
-        if (api_version, kind) not in ALLOWED_TYPES:
-            raise UnsafeAnswer(f"{_where(found)}: not a child type of JobFlows")
-        if namespace != flow.namespace:
-            raise UnsafeAnswer(f"{_where(found)}: outside the flow's namespace {flow.namespace!r}")
-        if not name:
-            raise UnsafeAnswer(f"{_where(found)}: no name")
-        if (kind, name) in listed:
-            raise UnsafeAnswer(f"{_where(found)}: listed twice")
-        listed.add((kind, name))
+    found = identities(desired, flow.namespace)
+    # Thousands of children: checked as sets first (in C), one by one only to say what failed.
+    types = set(map(_type_of, found))
+    namespaces = set(map(_namespace_of, found))
+    listed = set(map(_kind_and_name, found))
+    names = set(map(_name_of, found))
+    safe = types <= ALLOWED_TYPES and namespaces <= {flow.namespace} and "" not in names
+    if not safe or len(listed) != len(found):
+        _first_unsafe(found, flow.namespace)
     if finalizing:
         return
     stray = sorted(deleted_jobs - observation.active_jobs)
     if stray:
         raise UnsafeAnswer(f"Jobs to delete that are not running step Jobs: {stray[:5]}")
-    observed = {(child.kind, child.name) for child in observation.children}
+    observed = set(map(_observed_kind_and_name, observation.children))
     lost = sorted(observed - listed - {("Job", name) for name in deleted_jobs})
     if lost:
         shown = ", ".join(f"{kind} {name}" for kind, name in lost[:5])
         raise UnsafeAnswer(f"observed children missing from the answer: {shown}")
+
+
+def _first_unsafe(found: Iterable[Identity], namespace: str) -> None:
+    """``UnsafeAnswer`` for the first child that breaks a rule, and what it breaks."""
+    listed: set[tuple[str, str]] = set()
+    for child in found:
+        api_version, kind, child_namespace, name = child
+        if (api_version, kind) not in ALLOWED_TYPES:
+            raise UnsafeAnswer(f"{_where(child)}: not a child type of JobFlows")
+        if child_namespace != namespace:
+            raise UnsafeAnswer(f"{_where(child)}: outside the flow's namespace {namespace!r}")
+        if not name:
+            raise UnsafeAnswer(f"{_where(child)}: no name")
+        if (kind, name) in listed:
+            raise UnsafeAnswer(f"{_where(child)}: listed twice")
+        listed.add((kind, name))
+
+
+_type_of = itemgetter(0, 1)
+_namespace_of = itemgetter(2)
+_kind_and_name = itemgetter(1, 3)
+_name_of = itemgetter(3)
+_observed_kind_and_name = attrgetter("kind", "name")

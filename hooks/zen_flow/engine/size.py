@@ -44,8 +44,8 @@ def size_problems(
     spec: JobFlowSpec, spec_bytes: int, annotations: Mapping[str, str]
 ) -> list[Problem]:
     """The flow's problem if its steps' status cannot fit next to its spec; else none."""
-    steps = spec.all_steps
-    needed = FLOW_STATUS_BYTES + sum(STEP_STATUS_BYTES + len(step.name) for step in steps)
+    steps = spec.all_step_names
+    needed = FLOW_STATUS_BYTES + STEP_STATUS_BYTES * len(steps) + sum(map(len, steps))
     room = room_for_status(spec_bytes, annotations)
     if needed <= room:
         return []

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import attrgetter
+from operator import attrgetter, is_
 from typing import Any
 
 import msgspec
@@ -168,7 +168,7 @@ def _validated(raw: bytes) -> JobFlowStatus | None:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: cheap over thousands of entries
 class _Step:
     """A step's entry as read: the model, the model's own encoding (usually the very bytes
     read), and the estimated bytes the cache holds for it."""
@@ -176,6 +176,10 @@ class _Step:
     step: StepStatus
     encoded: bytes
     size: int
+
+
+_model_of = attrgetter("step")
+_encoded_of = attrgetter("encoded")
 
 
 def _step_size(entry: _Step) -> int:
@@ -197,10 +201,10 @@ _encoder = msgspec.json.Encoder()
 def _cached_steps(entries: list[msgspec.Raw]) -> list[StepStatus] | None:
     """The steps of these entries, validated once per distinct entry; None if one is not
     a step."""
-    keys = [bytes(entry) for entry in entries]
+    keys = list(map(bytes, entries))
     known = _steps.get_many(keys)
     if None not in known:
-        return [entry.step for entry in known if entry is not None]
+        return list(map(_model_of, known))
     steps = []
     for key, entry in zip(keys, known, strict=True):
         if entry is None:
@@ -219,6 +223,8 @@ def _cached_steps(entries: list[msgspec.Raw]) -> list[StepStatus] | None:
 def _steps_json(steps: Sequence[StepStatus]) -> list[msgspec.Raw]:
     """The steps' entries: the encoding cached with a step read unchanged, else its own."""
     known = _steps.find_many(list(map(id, steps)))
+    if None not in known and all(map(is_, map(_model_of, known), steps)):
+        return list(map(msgspec.Raw, map(_encoded_of, known)))
     return [
         msgspec.Raw(entry.encoded if entry is not None and entry.step is step else _dumped(step))
         for step, entry in zip(steps, known, strict=True)

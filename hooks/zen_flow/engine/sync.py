@@ -136,9 +136,14 @@ def _run(observation: Observation, spec: JobFlowSpec, now: datetime) -> SyncResu
     emitted = {(body["kind"], body["metadata"]["name"]) for body in rendered}
     emitted |= {("Job", name) for name in decided.deleted_jobs}
     children: list[Desired] = [*rendered]
+    active = observation.active_jobs
     for observed in observation.children:
-        if (observed.kind, observed.name) not in emitted:
-            children.append(reemit(observed, _desired_suspend(observation, observed)))
+        if (observed.kind, observed.name) in emitted:
+            continue
+        toggled = observed.kind == "Job" and observed.name in active
+        children.append(
+            reemit(observed, _desired_suspend(observation, observed) if toggled else None)
+        )
     status = flow_status(
         observation.status, decided.flow, generation=flow.generation, problems=[], now=now
     )

@@ -7,16 +7,18 @@ something happened or a due time passed.
 
 One pass: catch up with the Jobs (``attempts``), carry out a terminate or a rerun the flow's
 annotations ask for (``runs``), advance the steps under way (their Jobs' outcomes, outputs
-and ``retry``), then the steps not started, in dependency order (``gates``; ``approvals``
-for approval steps), then the finally steps once every other step is final (``final``), and
-last the flow's ``phase``. Each of those is a module of small
-functions over a frozen ``PassContext``; this module only runs them in order.
+and ``retry``), then the steps not started, in dependency order (``frontier`` picks those
+that can move; ``gates``; ``approvals`` for approval steps), then the finally steps once
+every other step is final (``final``), and last the flow's ``phase``. Each of those is a
+module of small functions over a frozen ``PassContext``; this module only runs them in order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import compress
+from operator import attrgetter
 
 from zen_flow.api.reasons import StepReason
 from zen_flow.api.spec import JobFlowSpec, StepType
@@ -38,12 +40,13 @@ from zen_flow.engine.plan.attempts import (
 )
 from zen_flow.engine.plan.context import PassContext
 from zen_flow.engine.plan.final import finally_gate
+from zen_flow.engine.plan.frontier import Frontier
 from zen_flow.engine.plan.gates import Gate, Verdict, pending_gate
 from zen_flow.engine.plan.phase import first_blocking_failure, flow_phase, main_outcome
 from zen_flow.engine.plan.runs import RunChange, rerun_steps, terminated
 from zen_flow.engine.plan.transitions import failed, skipped, started_in_run, waiting
 from zen_flow.engine.status import FlowState
-from zen_flow.spec.validation import finally_order, step_order
+from zen_flow.spec.validation import finally_order, step_order, step_positions
 
 __all__ = ["JobToCreate", "Plan", "plan"]
 
@@ -62,16 +65,7 @@ class Plan:
 def plan(observation: Observation, spec: JobFlowSpec, now: datetime) -> Plan:
     """Decide every step's state for a valid spec."""
     ctx = PassContext.build(observation, spec, now)
-    last = {s.name: s for s in observation.status.steps}
-    work = _Pass(
-        ctx,
-        {
-            step.name: caught_up(
-                ctx, last.get(step.name) or StepStatus(name=step.name, phase=StepPhase.PENDING)
-            )
-            for step in spec.all_steps
-        },
-    )
+    work = _Pass(ctx, _last_states(ctx, observation))
     if ctx.terminate:
         work.change_run(terminated(ctx, work.states))
     elif ctx.rerun_now and ctx.rerun is not None:
@@ -108,33 +102,59 @@ class _Pass:
 
     def advance_started_steps(self) -> None:
         """In declaration order: retries scheduled first use the flow's budget first."""
-        retries_used = sum(state.retry_count for state in self.states.values())
-        for state in list(self.states.values()):
-            if state.phase not in TERMINAL_STEP_PHASES and started_in_run(state):
-                update = advance_started(self.ctx, state, self.states, retries_used)
-                retries_used += update.retry_scheduled
-                self.take(update)
+        retries_used = sum(map(_retry_count, self.states.values()))
+        under_way = [
+            state
+            for state in self.states.values()
+            # started_in_run, written out: this runs over every step of every sync
+            if state.attempt > state.prior_attempts and state.phase not in TERMINAL_STEP_PHASES
+        ]
+        for state in under_way:
+            update = advance_started(self.ctx, state, self.states, retries_used)
+            retries_used += update.retry_scheduled
+            self.take(update)
 
     def advance_steps_not_started(self) -> None:
-        """In dependency order, so a step sees what its dependencies became in this pass."""
+        """In dependency order, so a step sees what its dependencies became in this pass.
+
+        Only the steps that can change are visited (``Frontier``); once a step fails the
+        flow, every later step is (they are all skipped)."""
         ctx = self.ctx
         cause = first_blocking_failure(ctx, self._main())
         blocking = cause.name if cause is not None else None
-        for name in step_order(ctx.spec):
-            state = self.states[name]
-            if state.phase is not StepPhase.PENDING or started_in_run(state):
-                continue
-            step = ctx.steps[name]
-            gate = pending_gate(ctx, step, self.states, blocking)
-            if gate.verdict is Verdict.START and step.type is StepType.APPROVAL:
-                self.states[name] = decide(ctx, state)
-            elif gate.verdict is Verdict.START:
-                self.take(start_attempt(ctx, step, state, state.prior_attempts + 1, self.states))
-            else:
-                self.states[name] = _held(state, gate, ctx.now)
-            failed_now = self.states[name].phase is StepPhase.FAILED
-            if failed_now and blocking is None and not ctx.tolerated(name):
-                blocking = name
+        order = step_order(ctx.spec)
+        if blocking is not None or ctx.deadline_passed:
+            for name in order:
+                blocking = self._advance_pending(name, blocking)
+            return
+        frontier = Frontier(ctx.spec, self.states)
+        for name in frontier:
+            blocking = self._advance_pending(name, blocking)
+            if blocking is not None:
+                for later in order[step_positions(ctx.spec)[name] + 1 :]:
+                    blocking = self._advance_pending(later, blocking)
+                return
+            if self.states[name].phase in TERMINAL_STEP_PHASES:
+                frontier.finished(name)
+
+    def _advance_pending(self, name: str, blocking: str | None) -> str | None:
+        """Move a step not started, if it is one; the step that fails the flow after it."""
+        ctx = self.ctx
+        state = self.states[name]
+        if state.phase is not StepPhase.PENDING or started_in_run(state):
+            return blocking
+        step = ctx.steps[name]
+        gate = pending_gate(ctx, step, self.states, blocking)
+        if gate.verdict is Verdict.START and step.type is StepType.APPROVAL:
+            self.states[name] = decide(ctx, state)
+        elif gate.verdict is Verdict.START:
+            self.take(start_attempt(ctx, step, state, state.prior_attempts + 1, self.states))
+        else:
+            self.states[name] = _held(state, gate, ctx.now)
+        failed_now = self.states[name].phase is StepPhase.FAILED
+        if failed_now and blocking is None and not ctx.tolerated(name):
+            return name
+        return blocking
 
     def advance_finally_steps(self) -> None:
         """Once every step of spec.steps is final, the finally steps, in dependency order;
@@ -158,12 +178,12 @@ class _Pass:
                 self.states[name] = _held(state, gate, ctx.now)
 
     def _main(self) -> list[StepStatus]:
-        return [self.states[step.name] for step in self.ctx.spec.steps]
+        return list(map(self.states.__getitem__, self.ctx.spec.step_names))
 
     def result(self, completed: str | None) -> Plan:
         ctx = self.ctx
         main = self._main()
-        final = [self.states[step.name] for step in ctx.spec.finally_]
+        final = list(map(self.states.__getitem__, ctx.spec.finally_names))
         ordered = [*main, *final]
         verdict = flow_phase(ctx, main, final)
         completion = None
@@ -182,6 +202,26 @@ class _Pass:
         )
         due = min(self.due) if self.due and completion is None else None
         return Plan(flow, self.jobs, due, self.started, self.deleted_jobs)
+
+
+def _last_states(ctx: PassContext, observation: Observation) -> dict[str, StepStatus]:
+    """Every step's state as status says it, caught up with the Jobs that exist; a step new
+    to status is Pending."""
+    steps = observation.status.steps
+    last = dict(zip(map(_name, steps), steps, strict=True))
+    names = ctx.spec.all_step_names
+    for name in set(names).difference(last):
+        last[name] = StepStatus(name=name, phase=StepPhase.PENDING)
+    states = dict(zip(names, map(last.__getitem__, names), strict=True))
+    finished = compress(names, map(TERMINAL_STEP_PHASES.__contains__, map(_phase, states.values())))
+    for name in ctx.latest_attempt.keys() & states.keys() - set(finished):
+        states[name] = caught_up(ctx, states[name])
+    return states
+
+
+_name = attrgetter("name")
+_retry_count = attrgetter("retry_count")
+_phase = attrgetter("phase")
 
 
 def _held(state: StepStatus, gate: Gate, now: datetime) -> StepStatus:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from zen_flow.api.reasons import FlowReason, StepReason
 from zen_flow.api.status import TERMINAL_STEP_PHASES, FlowPhase, StepPhase, StepStatus
@@ -20,6 +21,9 @@ class FlowVerdict:
 
 def first_blocking_failure(ctx: PassContext, states: Iterable[StepStatus]) -> StepStatus | None:
     """The first step that failed for good without continueOnFailure, if any."""
+    states = list(states)
+    if StepPhase.FAILED not in map(_phase, states):
+        return None
     for state in states:
         if state.phase is StepPhase.FAILED and not ctx.tolerated(state.name):
             return state
@@ -28,7 +32,7 @@ def first_blocking_failure(ctx: PassContext, states: Iterable[StepStatus]) -> St
 
 def main_outcome(ctx: PassContext, main: Sequence[StepStatus]) -> FlowVerdict | None:
     """The outcome of spec.steps once each is final (what finally steps see as ``flow``)."""
-    if all(s.phase in TERMINAL_STEP_PHASES for s in main):
+    if TERMINAL_STEP_PHASES.issuperset(map(_phase, main)):
         return _outcome(ctx, main)
     return None
 
@@ -40,11 +44,14 @@ def flow_phase(
     steps) is final; else Suspended, Pending or Running."""
     steps = [*main, *final]
     outcome = main_outcome(ctx, main)
-    if outcome is not None and all(s.phase in TERMINAL_STEP_PHASES for s in final):
+    if outcome is not None and TERMINAL_STEP_PHASES.issuperset(map(_phase, final)):
         return _with_finally(ctx, outcome, final)
     if ctx.suspended:
         return FlowVerdict(FlowPhase.SUSPENDED, FlowReason.SUSPENDED)
-    active = [s for s in steps if s.phase is StepPhase.RUNNING]
+    phases = set(map(_phase, steps))
+    active = (
+        [s for s in steps if s.phase is StepPhase.RUNNING] if StepPhase.RUNNING in phases else []
+    )
     if active and all(s.reason == StepReason.JOB_SUSPENDED for s in active):
         return FlowVerdict(
             FlowPhase.SUSPENDED, FlowReason.JOB_SUSPENDED, "every running Job is suspended"
@@ -53,13 +60,15 @@ def flow_phase(
         detail = outcome.message or outcome.reason.value
         message = short(f"spec.steps {outcome.phase.value.lower()} ({detail}); running finally")
         return FlowVerdict(FlowPhase.RUNNING, FlowReason.RUNNING_FINALLY, message)
-    awaiting = [s.name for s in steps if s.reason == StepReason.AWAITING_APPROVAL]
+    awaiting = []
+    if StepReason.AWAITING_APPROVAL in set(map(_reason, steps)):
+        awaiting = [s.name for s in steps if s.reason == StepReason.AWAITING_APPROVAL]
     notes = _notes(ctx, awaiting)
-    if all(s.phase is StepPhase.PENDING for s in steps) and not awaiting:
+    if phases <= {StepPhase.PENDING} and not awaiting:
         if not ctx.resources_ready:
             return FlowVerdict(FlowPhase.PENDING, FlowReason.WAITING_FOR_RESOURCES, notes)
         return FlowVerdict(FlowPhase.PENDING, FlowReason.NOT_STARTED, notes)
-    if awaiting and not any(s.phase is StepPhase.RUNNING for s in steps):
+    if awaiting and StepPhase.RUNNING not in phases:
         return FlowVerdict(FlowPhase.RUNNING, FlowReason.AWAITING_APPROVAL, notes)
     if ctx.rerun is not None:
         return FlowVerdict(FlowPhase.RUNNING, FlowReason.RERUN, notes)
@@ -79,6 +88,9 @@ def _notes(ctx: PassContext, awaiting: Sequence[str]) -> str | None:
         )
     return short("; ".join(notes)) if notes else None
 
+
+_phase = attrgetter("phase")
+_reason = attrgetter("reason")
 
 _TERMINATED = FlowVerdict(FlowPhase.FAILED, FlowReason.TERMINATED, "terminated on request")
 
