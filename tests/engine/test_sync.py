@@ -264,6 +264,41 @@ def test_all_ready_steps_start_in_one_sync_in_declaration_order() -> None:
     assert created[:5] == [f"leaf-{i}" for i in range(5)]
 
 
+def test_steps_skipped_in_a_sync_free_their_dependents_in_the_same_sync() -> None:
+    flow = jobflow(
+        "skips",
+        step("a"),
+        step("b", "a", when="steps.a.phase == 'Failed'"),
+        step("c", "b", when="steps.a.phase == 'Failed'"),
+        step("d", "c"),
+        step("e", "d"),
+    )
+    cluster = FakeMetacontroller(flow, T0)
+    cluster.call(in_process)
+    finish_job(cluster, cluster.jobs()[0]["metadata"]["name"], True)
+    response = cluster.call(in_process)
+    by_name = {s["name"]: s for s in response["status"]["steps"]}
+    assert [by_name[n]["phase"] for n in "abcde"] == [
+        "Succeeded",
+        "Skipped",
+        "Skipped",
+        "Running",
+        "Pending",
+    ]
+    assert by_name["e"]["reason"] == "WaitingForDependencies"
+    created = {c["metadata"]["labels"]["workflow.zen.io/step"] for c in response["children"]}
+    assert created == {"a", "d"}
+
+
+def test_a_step_new_to_status_waits_with_its_reason_while_its_dependency_runs() -> None:
+    cluster = FakeMetacontroller(jobflow("grows", step("a"), step("b", "a")), T0)
+    cluster.call(in_process)
+    cluster.flow["spec"]["steps"].append(step("c", "b"))
+    response = cluster.call(in_process)
+    entry = next(s for s in response["status"]["steps"] if s["name"] == "c")
+    assert (entry["phase"], entry["reason"]) == ("Pending", "WaitingForDependencies")
+
+
 def invalid_spec_message(flow: dict[str, Any]) -> str:
     cluster = FakeMetacontroller(flow, T0)
     cluster.call(in_process)

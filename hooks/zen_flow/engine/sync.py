@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import compress
+from operator import attrgetter, not_
 from typing import Any
 
 from zen_flow.api.reasons import FlowReason, StepReason
@@ -252,8 +254,13 @@ def _step_transitions(previous: JobFlowStatus, current: JobFlowStatus) -> Counte
     # A step that is the very entry read (the planner returns an unchanged step as it is)
     # kept its phase: only the others are compared.
     read = set(map(id, previous.steps))
-    moved = [s for s in current.steps if id(s) not in read]
+    kept = map(read.__contains__, map(id, current.steps))
+    moved = list(compress(current.steps, map(not_, kept)))
     if not moved:
         return Counter()
-    before = {s.name: s.phase for s in previous.steps}
+    before = dict(zip(map(_name, previous.steps), map(_phase, previous.steps), strict=True))
     return Counter(s.phase.value for s in moved if before.get(s.name, StepPhase.PENDING) != s.phase)
+
+
+_name = attrgetter("name")
+_phase = attrgetter("phase")

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import compress
-from operator import attrgetter
+from operator import attrgetter, eq
 
 from zen_flow.api.reasons import StepReason
 from zen_flow.api.spec import JobFlowSpec, StepType
@@ -208,20 +207,23 @@ def _last_states(ctx: PassContext, observation: Observation) -> dict[str, StepSt
     """Every step's state as status says it, caught up with the Jobs that exist; a step new
     to status is Pending."""
     steps = observation.status.steps
-    last = dict(zip(map(_name, steps), steps, strict=True))
     names = ctx.spec.all_step_names
-    for name in set(names).difference(last):
-        last[name] = StepStatus(name=name, phase=StepPhase.PENDING)
-    states = dict(zip(names, map(last.__getitem__, names), strict=True))
-    finished = compress(names, map(TERMINAL_STEP_PHASES.__contains__, map(_phase, states.values())))
-    for name in ctx.latest_attempt.keys() & states.keys() - set(finished):
-        states[name] = caught_up(ctx, states[name])
+    if len(steps) == len(names) and all(map(eq, map(_name, steps), names)):
+        states = dict(zip(names, steps, strict=True))  # status lists the spec's steps, in order
+    else:
+        last = dict(zip(map(_name, steps), steps, strict=True))
+        for name in set(names).difference(last):
+            last[name] = StepStatus(name=name, phase=StepPhase.PENDING)
+        states = dict(zip(names, map(last.__getitem__, names), strict=True))
+    for name in ctx.latest_attempt.keys() & states.keys():
+        state = states[name]
+        if state.phase not in TERMINAL_STEP_PHASES:
+            states[name] = caught_up(ctx, state)
     return states
 
 
 _name = attrgetter("name")
 _retry_count = attrgetter("retry_count")
-_phase = attrgetter("phase")
 
 
 def _held(state: StepStatus, gate: Gate, now: datetime) -> StepStatus:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, is_
 
 from zen_flow.api.reasons import FlowReason, StepReason
 from zen_flow.api.status import TERMINAL_STEP_PHASES, FlowPhase, StepPhase, StepStatus
@@ -49,9 +50,7 @@ def flow_phase(
     if ctx.suspended:
         return FlowVerdict(FlowPhase.SUSPENDED, FlowReason.SUSPENDED)
     phases = set(map(_phase, steps))
-    active = (
-        [s for s in steps if s.phase is StepPhase.RUNNING] if StepPhase.RUNNING in phases else []
-    )
+    active = list(compress(steps, map(is_, map(_phase, steps), repeat(StepPhase.RUNNING))))
     if active and all(s.reason == StepReason.JOB_SUSPENDED for s in active):
         return FlowVerdict(
             FlowPhase.SUSPENDED, FlowReason.JOB_SUSPENDED, "every running Job is suspended"
