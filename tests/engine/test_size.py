@@ -4,13 +4,19 @@ flow with a clear reason rather than a status Metacontroller can never write."""
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 import pytest
 
 from tests.support.flows import T0, job_template, jobflow, step
-from zen_flow.engine.size import MAX_OBJECT_BYTES, room_for_status, size_problems
+from zen_flow.engine.size import (
+    MAX_OBJECT_BYTES,
+    room_for_status,
+    size_problems,
+    steps_status_bytes,
+)
 from zen_flow.spec.validation import parse_spec
 from zen_flow.tools.sim.jobs import finish_job, is_active
 from zen_flow.tools.sim.metacontroller import FakeMetacontroller
@@ -119,6 +125,40 @@ def test_a_status_past_the_room_ends_the_flow_and_deletes_its_running_jobs() -> 
     assert "outputs" not in states["step-0000"]
     settle(cluster)
     assert cluster.status == status, "the end sticks"
+
+
+def test_steps_that_could_all_run_at_once_start_as_status_has_room_for_them() -> None:
+    # 300 steps with nothing between them, in an object whose annotations leave room for the
+    # status of all 300 finished, but not of all 300 running (their entries name their Jobs).
+    flow = jobflow("a-flow-with-a-rather-long-name-for-its-jobs", *wide(300))
+    alone = FakeMetacontroller(copy.deepcopy(flow), T0)
+    settle(alone, 2)
+    assert len(alone.jobs()) == 300
+    all_running = len(json.dumps(alone.status, separators=(",", ":")))
+    spec_bytes = len(json.dumps(flow["spec"], separators=(",", ":")))
+    wanted_room = steps_status_bytes(parse_spec(flow["spec"])) + 8_000
+    assert all_running > wanted_room
+    notes = MAX_OBJECT_BYTES - 16 * 1024 - spec_bytes - wanted_room - len("notes") - 6
+    flow["metadata"]["annotations"] = {"notes": "n" * notes}
+    room = room_for_status(spec_bytes, flow["metadata"]["annotations"])
+    assert room == wanted_room
+    cluster = FakeMetacontroller(flow, T0)
+    waves = []
+    for _ in range(20):
+        settle(cluster, 2)
+        status = cluster.status
+        assert len(json.dumps(status, separators=(",", ":"))) <= room
+        running = [j for j in cluster.jobs() if is_active(j)]
+        if not running:
+            break
+        waves.append(len(running))
+        waiting = [s for s in status["steps"] if s.get("reason") == "WaitingForStatusRoom"]
+        assert len(running) + len(waiting) + status["progress"]["completedSteps"] == 300
+        for job in running:
+            finish_job(cluster, job["metadata"]["name"], True)
+    assert cluster.status["phase"] == "Succeeded"
+    assert len(cluster.jobs()) == 300
+    assert len(waves) > 1 and max(waves) < 300, waves
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ class StepReason(StrEnum):
 
     WAITING_FOR_DEPENDENCIES = "WaitingForDependencies"
     WAITING_FOR_RESOURCES = "WaitingForResources"
+    WAITING_FOR_STATUS_ROOM = "WaitingForStatusRoom"
     SUSPENDED = "Suspended"
     JOB_CREATED = "JobCreated"
     JOB_RUNNING = "JobRunning"

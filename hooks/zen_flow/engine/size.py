@@ -1,7 +1,9 @@
 """A JobFlow is one object in etcd, spec and status together: at most 1.5 MiB.
 
 Status grows with the steps, so a flow whose spec leaves too little room for the status of
-its steps is refused before anything runs (``InvalidSpec``). At run time, a status that
+its steps is refused before anything runs (``InvalidSpec``). A running step's entry takes
+more (its Job's name), so steps start only while there is room for them running; the others
+wait (``WaitingForStatusRoom``) until running steps finish. At run time, a status that
 would not fit is compacted (the history of failed attempts is cut to each step's last, and
 finished steps lose their messages); one that still would not fit fails the flow
 (``StatusTooLarge``), its running Jobs deleted: a clear end rather than a flow whose status
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from zen_flow.api.naming import MAX_LABEL
 from zen_flow.api.spec import JobFlowSpec
 from zen_flow.api.status import TERMINAL_STEP_PHASES, JobFlowStatus, StepStatus
 from zen_flow.engine.status import status_document
@@ -31,6 +34,12 @@ FLOW_STATUS_BYTES = 8 * 1024
 # per failed attempt, and its outputs. A status that outgrows the estimate is compacted, or
 # ends the flow with StatusTooLarge.
 STEP_STATUS_BYTES = 150
+# What a running step's entry takes beyond that: its jobRef, 36 bytes of JSON around the
+# Job's name and namespace (counted as they are). The completionTime it has not got yet (40
+# bytes) is not taken off: it is the margin for a retry's reason and time.
+JOB_REF_BYTES = 36
+# A Job's name beyond "<flow>-<step>": "-<attempt>-<6 hex digits>" (attempts up to 999).
+JOB_NAME_SUFFIX_BYTES = 11
 ANNOTATION_LAST_APPLIED_CONFIGURATION = "kubectl.kubernetes.io/last-applied-configuration"
 
 
@@ -40,12 +49,24 @@ def room_for_status(spec_bytes: int, annotations: Mapping[str, str]) -> int:
     return MAX_OBJECT_BYTES - METADATA_BYTES - spec_bytes - noted
 
 
+def steps_status_bytes(spec: JobFlowSpec) -> int:
+    """What the status of the spec's steps is counted to take when none is running."""
+    names = spec.all_step_names
+    return FLOW_STATUS_BYTES + STEP_STATUS_BYTES * len(names) + sum(map(len, names))
+
+
+def running_entry_bytes(flow: str, namespace: str, step: str) -> int:
+    """What ``step``'s entry takes beyond ``steps_status_bytes`` while it runs."""
+    job_name = min(MAX_LABEL, len(flow) + 1 + len(step) + JOB_NAME_SUFFIX_BYTES)
+    return JOB_REF_BYTES + job_name + len(namespace)
+
+
 def size_problems(
     spec: JobFlowSpec, spec_bytes: int, annotations: Mapping[str, str]
 ) -> list[Problem]:
     """The flow's problem if its steps' status cannot fit next to its spec; else none."""
     steps = spec.all_step_names
-    needed = FLOW_STATUS_BYTES + STEP_STATUS_BYTES * len(steps) + sum(map(len, steps))
+    needed = steps_status_bytes(spec)
     room = room_for_status(spec_bytes, annotations)
     if needed <= room:
         return []

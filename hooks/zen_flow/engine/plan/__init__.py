@@ -8,7 +8,8 @@ something happened or a due time passed.
 One pass: catch up with the Jobs (``attempts``), carry out a terminate or a rerun the flow's
 annotations ask for (``runs``), advance the steps under way (their Jobs' outcomes, outputs
 and ``retry``), then the steps not started, in dependency order (``frontier`` picks those
-that can move; ``gates``; ``approvals`` for approval steps), then the finally steps once
+that can move; ``gates``; ``approvals`` for approval steps; ``room`` while status has room
+for them running), then the finally steps once
 every other step is final (``final``), and last the flow's ``phase``. Each of those is a
 module of small functions over a frozen ``PassContext``; this module only runs them in order.
 """
@@ -20,7 +21,7 @@ from datetime import datetime
 from operator import attrgetter, eq
 
 from zen_flow.api.reasons import StepReason
-from zen_flow.api.spec import JobFlowSpec, StepType
+from zen_flow.api.spec import JobFlowSpec, Step, StepType
 from zen_flow.api.status import (
     TERMINAL_FLOW_PHASES,
     TERMINAL_STEP_PHASES,
@@ -42,6 +43,7 @@ from zen_flow.engine.plan.final import finally_gate
 from zen_flow.engine.plan.frontier import Frontier
 from zen_flow.engine.plan.gates import Gate, Verdict, pending_gate
 from zen_flow.engine.plan.phase import first_blocking_failure, flow_phase, main_outcome
+from zen_flow.engine.plan.room import StatusRoom
 from zen_flow.engine.plan.runs import RunChange, rerun_steps, terminated
 from zen_flow.engine.plan.transitions import failed, skipped, started_in_run, waiting
 from zen_flow.engine.status import FlowState
@@ -86,6 +88,7 @@ class _Pass:
     due: list[datetime] = field(default_factory=list)
     started: int = 0
     deleted_jobs: frozenset[str] = frozenset()
+    room: StatusRoom | None = None  # once a step is to start
 
     def change_run(self, change: RunChange) -> None:
         self.states = change.states
@@ -98,6 +101,18 @@ class _Pass:
             self.started += update.started
         if update.due is not None:
             self.due.append(update.due)
+
+    def start(self, step: Step, state: StepStatus) -> None:
+        """Start the step's first attempt of this run, if status has room for it running."""
+        if self.room is None:
+            self.room = StatusRoom.of(self.ctx, self.states)
+        if not self.room.admits(step.name):
+            self.states[step.name] = waiting(state, StepReason.WAITING_FOR_STATUS_ROOM)
+            return
+        update = start_attempt(self.ctx, step, state, state.prior_attempts + 1, self.states)
+        self.take(update)
+        if update.state.phase is StepPhase.RUNNING:
+            self.room.started(step.name)
 
     def advance_started_steps(self) -> None:
         """In declaration order: retries scheduled first use the flow's budget first."""
@@ -147,7 +162,7 @@ class _Pass:
         if gate.verdict is Verdict.START and step.type is StepType.APPROVAL:
             self.states[name] = decide(ctx, state)
         elif gate.verdict is Verdict.START:
-            self.take(start_attempt(ctx, step, state, state.prior_attempts + 1, self.states))
+            self.start(step, state)
         else:
             self.states[name] = _held(state, gate, ctx.now)
         failed_now = self.states[name].phase is StepPhase.FAILED
@@ -172,7 +187,7 @@ class _Pass:
             step = ctx.steps[name]
             gate = finally_gate(ctx, step, self.states, outcome)
             if gate.verdict is Verdict.START:
-                self.take(start_attempt(ctx, step, state, state.prior_attempts + 1, self.states))
+                self.start(step, state)
             else:
                 self.states[name] = _held(state, gate, ctx.now)
 

@@ -16,6 +16,7 @@ from zen_flow.api.status import TERMINAL_FLOW_PHASES, RerunStatus
 from zen_flow.api.times import format_time, later, parse_time_or
 from zen_flow.engine.observe import FlowIdentity, Observation, ObservedJob
 from zen_flow.engine.outputs import PodOutputs
+from zen_flow.engine.size import room_for_status, steps_status_bytes
 from zen_flow.spec.validation import steps_by_name
 
 
@@ -42,6 +43,8 @@ class PassContext:
     rerun_waiting: str | None = None  # a rerun token that waits for the run to end
     active_jobs: frozenset[str] = frozenset()  # step Jobs that have not finished
     final: frozenset[str] = frozenset()  # the finally steps
+    # Bytes of status left for running steps' entries (``size.running_entry_bytes``).
+    running_room: int = 0
 
     @classmethod
     def build(cls, observation: Observation, spec: JobFlowSpec, now: datetime) -> PassContext:
@@ -70,6 +73,8 @@ class PassContext:
             rerun_waiting=waiting,
             active_jobs=observation.active_jobs,
             final=frozenset(step.name for step in spec.finally_),
+            running_room=room_for_status(len(observation.spec_json), observation.annotations)
+            - steps_status_bytes(spec),
         )
 
     @property
