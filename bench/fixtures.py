@@ -6,10 +6,11 @@ Job controller adds, ownerReferences, managedFields, the defaulted spec with its
 a full status), which is what makes a 5000-step request some 20 MB.
 
 Driving a 5000-step chain one link per sync would take thousands of syncs, so the Jobs of
-the steps that are to be finished are created by the hook in one sync, from a copy of the
-flow whose finished steps have no dependencies (same names, same templates: the very same
-Jobs). The FakeMetacontroller finishes them; the real flow then adopts them, the way the hook
-catches up when its status lags its children, and starts whatever is ready next.
+the steps that are to be finished are created by the hook all at once (in as few waves as
+status has room for), from a copy of the flow whose finished steps have no dependencies
+(same names, same templates: the very same Jobs). The FakeMetacontroller finishes them; the
+real flow then adopts them, the way the hook catches up when its status lags its children,
+and starts whatever is ready next.
 """
 
 from __future__ import annotations
@@ -76,15 +77,22 @@ def drive(flow: dict[str, Any], finished: int) -> FakeMetacontroller:
             {**step, "dependencies": []} for step in spec["steps"] if step["name"] in done
         ]
         shortcut_cluster = FakeMetacontroller(flow=shortcut_flow, now=START)
-        settle(shortcut_cluster)
         position = {name: index for index, name in enumerate(order)}
-        jobs = sorted(
-            shortcut_cluster.jobs(), key=lambda j: position[j["metadata"]["labels"][_STEP]]
-        )
-        for index, job in enumerate(jobs):
-            # Finished one after the other, a second apart, like a flow that ran for a while.
-            shortcut_cluster.now = START + timedelta(seconds=60 + index)
-            finish_job(shortcut_cluster, job["metadata"]["name"], succeeded=True)
+        finished_jobs = 0
+        # In waves: thousands of steps ready at once start as status has room for them.
+        while True:
+            settle(shortcut_cluster)
+            jobs = sorted(
+                (job for job in shortcut_cluster.jobs() if is_active(job)),
+                key=lambda j: position[j["metadata"]["labels"][_STEP]],
+            )
+            if not jobs:
+                break
+            for job in jobs:
+                # Finished one after the other, a second apart, like a flow that ran a while.
+                shortcut_cluster.now = START + timedelta(seconds=60 + finished_jobs)
+                finish_job(shortcut_cluster, job["metadata"]["name"], succeeded=True)
+                finished_jobs += 1
         cluster.children = shortcut_cluster.children
         cluster.now = shortcut_cluster.now + timedelta(seconds=1)
     settle(cluster)
