@@ -141,10 +141,17 @@ def sync_cost(config: Config, fixture: Fixture, hook: server.Server | None) -> S
     """Benchmark 1 (and 4) for one request: pure path warm and cold, floors, HTTP."""
     response = measure.response_of(fixture)
     status = measure.status_of(fixture)
-    warm = measure.repeat(measure.pure_path(fixture), config.budget(config.pure_seconds))
-    cold = measure.repeat(measure.pure_path(fixture, cold=True), config.budget(config.pure_seconds))
-    floor = measure.repeat(measure.floor(fixture), config.budget(config.floor_seconds))
-    typed = measure.repeat(measure.typed_floor(fixture), config.budget(config.typed_seconds))
+    # Interleaved, so that the ratios to the floors are of samples taken side by side.
+    seconds = 2 * config.pure_seconds + config.floor_seconds + config.typed_seconds
+    warm, cold, floor, typed = measure.repeat_together(
+        [
+            measure.pure_path(fixture),
+            measure.pure_path(fixture, cold=True),
+            measure.floor(fixture),
+            measure.typed_floor(fixture),
+        ],
+        config.budget(seconds),
+    )
     http = None
     if hook is not None:
         http = measure.repeat(

@@ -74,6 +74,22 @@ def repeat(call: Callable[[], float], budget: Budget) -> Stats:
     return Stats.of(samples)
 
 
+def repeat_together(calls: Sequence[Callable[[], float]], budget: Budget) -> list[Stats]:
+    """Run ``calls`` in turn, round after round, as often as the budget allows for a round:
+    whatever else the machine does then weighs on each alike, so their ratios hold.
+
+    A warm-up round first, not counted.
+    """
+    for call in calls:
+        call()
+    samples: list[list[float]] = [[call()] for call in calls]
+    rounds = budget.repetitions(sum(first for (first,) in samples))
+    for _ in range(rounds - 1):
+        for sample, call in zip(samples, calls, strict=True):
+            sample.append(call())
+    return [Stats.of(sample) for sample in samples]
+
+
 def forget_specs() -> None:
     """Empty the hook's caches (validated specs, compiled ``when`` expressions), so that the
     next sync is a worker's first sync of the flow."""

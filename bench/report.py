@@ -440,6 +440,8 @@ def markdown(results: Results) -> str:
         "  (`json.loads` + `json.dumps`), nothing else.",
         "- **typed floor**: msgspec decoding only the fields the hook reads (the `wire.py`",
         "  structs) and encoding the hook's answer: the I/O the hook cannot go below.",
+        "- warm, cold, floor and typed floor are measured in turn, round after round, so",
+        "  that whatever else the machine does weighs on each alike.",
         "- **HTTP**: a POST /sync round trip to gunicorn started with the project's own",
         "  configuration (2 gevent workers) on 127.0.0.1, from the first byte sent to the last",
         "  byte read.",
