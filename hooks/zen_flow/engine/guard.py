@@ -92,11 +92,12 @@ def identities(bodies: Iterable[Desired], namespace: str) -> list[Identity]:
 
 
 def _identity_of(body: Desired, read: _Read | None, namespace: str) -> Identity:
-    if isinstance(body, msgspec.Raw):
-        fresh = read is None or read.body is not body
-        api_version, kind, name, given = (
-            read.fields if read is not None and not fresh else _decoded_identity(body)
-        )
+    """``body``'s identity in ``namespace``; a body read before is not decoded again."""
+    known = read is not None and read.body is body
+    if read is not None and known:
+        api_version, kind, name, given = read.fields
+    elif isinstance(body, msgspec.Raw):
+        api_version, kind, name, given = _decoded_identity(body)
     else:
         meta = body.get("metadata")
         meta = meta if isinstance(meta, dict) else {}
@@ -108,7 +109,7 @@ def _identity_of(body: Desired, read: _Read | None, namespace: str) -> Identity:
         namespace if given in (None, "") else _text(given),
         _text(name),
     )
-    if isinstance(body, msgspec.Raw) and fresh:
+    if isinstance(body, msgspec.Raw) and not known:
         fields = (api_version, kind, name, given)
         _read.put(id(body), _Read(body, fields, found, IDENTITY_BYTES + len(body)))
     return found
