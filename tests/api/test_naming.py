@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from zen_flow.api.naming import job_name, label_value, resource_name
+from zen_flow.api.naming import job_name, job_name_bound, label_value, resource_name
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -34,6 +34,15 @@ def test_names_that_concatenate_alike_do_not_collide() -> None:
 
 def test_a_recreated_flow_gets_new_job_names() -> None:
     assert job_name("etl", "uid-old", "extract", 1) != job_name("etl", "uid-new", "extract", 1)
+
+
+def test_the_bound_of_a_job_name_holds_without_hashing() -> None:
+    cases = [("etl", "load"), ("f" * 40, "step-0001"), ("nightly", "s" * 63)]
+    for flow, step in cases:
+        lengths = [len(job_name(flow, "uid", step, attempt)) for attempt in (1, 10, 999)]
+        assert max(lengths) <= job_name_bound(flow, step)
+        assert lengths[-1] == job_name_bound(flow, step), "tight for attempt 999"
+    assert job_name_bound("etl", "load", attempt=1) == len(job_name("etl", "uid", "load", 1))
 
 
 def test_label_values_fit() -> None:

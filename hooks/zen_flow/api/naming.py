@@ -6,6 +6,8 @@ import hashlib
 
 MAX_LABEL = 63
 MAX_OBJECT_NAME = 253
+# Hex digits of the hash that ends a Job's name.
+JOB_DIGEST = 6
 
 
 def _digest(*parts: str, length: int = 6) -> str:
@@ -25,8 +27,14 @@ def job_name(flow: str, flow_uid: str, step: str, attempt: int) -> str:
     "a"/step "b-c" differ, and a flow re-created under the same name never reuses the
     name of a Job of its predecessor that is still being garbage-collected.
     """
-    suffix = f"-{attempt}-{_digest(flow_uid, flow, step, str(attempt))}"
+    suffix = f"-{attempt}-{_digest(flow_uid, flow, step, str(attempt), length=JOB_DIGEST)}"
     return _fit(f"{flow}-{step}", suffix, MAX_LABEL)
+
+
+def job_name_bound(flow: str, step: str, attempt: int = 999) -> int:
+    """The most characters ``job_name`` gives ``flow`` and ``step`` up to ``attempt``,
+    without hashing (what a status entry that names the Job is counted for)."""
+    return min(MAX_LABEL, len(f"{flow}-{step}-{attempt}-") + JOB_DIGEST)
 
 
 def label_value(text: str) -> str:

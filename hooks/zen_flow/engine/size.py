@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from zen_flow.api.naming import MAX_LABEL
+from zen_flow.api.naming import job_name_bound
 from zen_flow.api.spec import JobFlowSpec
 from zen_flow.api.status import TERMINAL_STEP_PHASES, JobFlowStatus, StepStatus
 from zen_flow.engine.status import status_document
@@ -38,8 +38,6 @@ STEP_STATUS_BYTES = 150
 # Job's name and namespace (counted as they are). The completionTime it has not got yet (40
 # bytes) is not taken off: it is the margin for a retry's reason and time.
 JOB_REF_BYTES = 36
-# A Job's name beyond "<flow>-<step>": "-<attempt>-<6 hex digits>" (attempts up to 999).
-JOB_NAME_SUFFIX_BYTES = 11
 ANNOTATION_LAST_APPLIED_CONFIGURATION = "kubectl.kubernetes.io/last-applied-configuration"
 
 
@@ -57,8 +55,7 @@ def steps_status_bytes(spec: JobFlowSpec) -> int:
 
 def running_entry_bytes(flow: str, namespace: str, step: str) -> int:
     """What ``step``'s entry takes beyond ``steps_status_bytes`` while it runs."""
-    job_name = min(MAX_LABEL, len(flow) + 1 + len(step) + JOB_NAME_SUFFIX_BYTES)
-    return JOB_REF_BYTES + job_name + len(namespace)
+    return JOB_REF_BYTES + job_name_bound(flow, step) + len(namespace)
 
 
 def size_problems(

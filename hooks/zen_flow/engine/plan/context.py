@@ -72,7 +72,7 @@ class PassContext:
             replace=replace,
             rerun_waiting=waiting,
             active_jobs=observation.active_jobs,
-            final=frozenset(step.name for step in spec.finally_),
+            final=frozenset(spec.finally_names),
             running_room=room_for_status(len(observation.spec_json), observation.annotations)
             - steps_status_bytes(spec),
         )
