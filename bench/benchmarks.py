@@ -256,7 +256,7 @@ def profile(fixture: Fixture, cold: bool, entries: int = 12) -> Profile:
     call()  # warm: imports, caches
     profiler = cProfile.Profile()
     if cold:
-        measure.forget_specs()
+        measure.forget_flows()
     profiler.enable()
     measure.pure_path(fixture)()
     profiler.disable()

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from bench.fixtures import Fixture
+from zen_flow.engine import guard, status, wire
 from zen_flow.engine.sync import sync
 from zen_flow.engine.wire import decode_request, encode_response
 from zen_flow.spec import validation, when
@@ -90,26 +91,28 @@ def repeat_together(calls: Sequence[Callable[[], float]], budget: Budget) -> lis
     return [Stats.of(sample) for sample in samples]
 
 
-def forget_specs() -> None:
-    """Empty the hook's caches (validated specs, compiled ``when`` expressions), so that the
-    next sync is a worker's first sync of the flow."""
-    for module in (validation, when):
-        for value in vars(module).values():
-            clear = getattr(value, "cache_clear", None)
-            if callable(clear):
-                clear()
+def forget_flows() -> None:
+    """Empty every cache of the hook process (validated specs, compiled ``when``
+    expressions, decoded children, status entries, identities read), so that the next sync
+    is a new worker's first sync of the flow."""
+    validation.clear_cache()
+    when.clear_caches()
+    wire.clear_cache()
+    status.clear_cache()
+    guard.clear_cache()
 
 
 def pure_path(fixture: Fixture, cold: bool = False) -> Callable[[], float]:
     """Bytes to bytes: decode_request + sync + encode_response, as a worker runs it.
 
-    Warm: the spec was validated by an earlier sync (the worker's spec cache), as on every
-    sync of a flow but its first in that worker. Cold: the spec is parsed and validated.
+    Warm: an earlier sync of the same request filled the worker's caches, as every sync of
+    a flow but its first in that worker finds them. Cold: nothing is cached; the spec is
+    parsed and validated, every child decoded.
     """
 
     def call() -> float:
         if cold:
-            forget_specs()
+            forget_flows()
         started = time.perf_counter()
         encode_response(sync(decode_request(fixture.body), fixture.now).response)
         return time.perf_counter() - started

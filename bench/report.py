@@ -359,7 +359,7 @@ def memory_lines(result: MemoryResult | None) -> list[str]:
 
 
 def profile_lines(result: Profile) -> list[str]:
-    kind = "cold (spec parsed and validated)" if result.cold else "warm (spec cached)"
+    kind = "cold (nothing cached)" if result.cold else "warm (caches filled)"
     lines = [f"{result.label}, {kind}: {ms(result.total)} ms under cProfile", ""]
     lines += table(
         ["function", "calls", "own ms", "cumulative ms"],
@@ -433,9 +433,11 @@ def markdown(results: Results) -> str:
         "  (Requests of 0 % have few Jobs; requests of 100 % take the finished-flow path, which",
         "  re-emits children without planning.)",
         "- **warm**: `decode_request` + `sync` + `encode_response`, bytes to bytes, in process,",
-        "  with the spec already validated by an earlier sync of the same flow (the worker's",
-        "  spec cache) — every sync of a flow but its first in a worker.",
-        "- **cold**: the same with the spec cache emptied first: the spec is parsed and validated.",
+        "  after an earlier sync of the same request filled the worker's caches (validated",
+        "  specs, compiled `when` expressions, decoded children, status entries) — every sync",
+        "  of a flow but its first in a worker.",
+        "- **cold**: the same with every cache emptied first: the spec is parsed and validated,",
+        "  every child decoded — a flow's first sync in a worker.",
         "- **floor**: the standard library reading the same request and writing the same answer",
         "  (`json.loads` + `json.dumps`), nothing else.",
         "- **typed floor**: msgspec decoding only the fields the hook reads (the `wire.py`",

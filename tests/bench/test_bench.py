@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
+import cachetools
 import pytest
 
 from bench import fixtures, flows, measure, report, run, sections
 from bench.benchmarks import QUICK
 from zen_flow.api.labels import ANNOTATION_LAST_APPLIED, CHILD_JOBS
+from zen_flow.engine.cache import Cache
 from zen_flow.engine.sync import sync
 from zen_flow.engine.wire import decode_request
 from zen_flow.spec.validation import parse_spec
@@ -74,6 +78,34 @@ def test_hook_answers_a_fixture_with_every_job() -> None:
     answer = sync(decode_request(fixture.body), fixture.now).response
     assert len(answer.children) >= fixture.jobs
     assert answer.status["progress"]["completedSteps"] >= 12
+
+
+AnyCache = Cache[Any, Any] | cachetools.Cache[Any, Any]
+
+
+def _caches() -> dict[str, AnyCache]:
+    """Every module-level cache of the hook's packages, by where it is."""
+    found: dict[str, AnyCache] = {}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("zen_flow."):
+            for attribute, value in vars(module).items():
+                if isinstance(value, Cache | cachetools.Cache):
+                    found[f"{name}.{attribute}"] = value
+    return found
+
+
+def test_a_cold_sync_finds_every_cache_of_the_hook_empty() -> None:
+    fixture = fixtures.build("layered", 25, 50)
+    measure.pure_path(fixture)()
+    filled = {where for where, cache in _caches().items() if _size(cache)}
+    # Specs, conditions, children, status entries and identities were all cached.
+    assert len(filled) >= 5, filled
+    measure.forget_flows()
+    assert {where: _size(cache) for where, cache in _caches().items() if _size(cache)} == {}
+
+
+def _size(cache: AnyCache) -> int:
+    return cache.bytes if isinstance(cache, Cache) else len(cache)
 
 
 def test_statistics() -> None:

@@ -151,6 +151,11 @@ def _read_size(entry: _Read) -> int:
 _read: Cache[int, _Read] = Cache(IDENTITY_CACHE_BYTES, _read_size)
 
 
+def clear_cache() -> None:
+    """Forget every identity read (for measurements)."""
+    _read.clear()
+
+
 def _where(found: Identity) -> str:
     api_version, kind, namespace, name = found
     return f"{kind or '?'} {name or '?'} ({api_version or '?'}, namespace {namespace!r})"
