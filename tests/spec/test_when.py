@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import tracemalloc
+import weakref
 
 import pytest
 
@@ -105,6 +107,28 @@ def test_the_spec_cache_counts_at_least_what_a_spec_holds(steps: int) -> None:
     per_step = validation.SPEC_BYTES_PER_STEP + validation.SPEC_DERIVED_BYTES_PER_STEP
     assert estimate + per_step * steps >= actual
     assert validation.cache_bytes() == estimate + per_step * steps
+
+
+@pytest.mark.parametrize("how", ["cleared", "evicted"])
+def test_a_spec_the_cache_lets_go_of_is_freed(how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    flows = [jobflow("f", step("a"), step(f"b{i}", "a")) for i in range(3)]
+    datas = [json.dumps(flow["spec"]).encode() for flow in flows]
+    validation.clear_cache()
+    if how == "evicted":  # room for one spec: each new one pushes the one before out
+        per_step = validation.SPEC_BYTES_PER_STEP + validation.SPEC_DERIVED_BYTES_PER_STEP
+        one = validation.SPEC_BYTES_PER_JSON_BYTE * max(map(len, datas)) + 2 * per_step
+        monkeypatch.setattr(validation, "_specs", validation._Specs(one))
+    spec = validation.parse_spec(datas[0])
+    validation.step_order(spec)
+    kept = weakref.ref(spec)
+    del spec
+    if how == "cleared":
+        validation.clear_cache()
+    else:
+        for data in datas[1:]:
+            validation.step_order(validation.parse_spec(data))
+    gc.collect()
+    assert kept() is None
 
 
 # --- messages a user reads ---------------------------------------------------------------------

@@ -204,6 +204,12 @@ class _Specs(LRUCache[bytes, _CachedSpec]):
         if entry in _recent:
             _recent.remove(entry)
 
+    def clear(self) -> None:
+        """cachetools empties the cache without ``__delitem__``: the index goes with it."""
+        super().clear()
+        self.by_spec.clear()
+        _recent.clear()
+
 
 _lock = threading.Lock()
 _specs = _Specs(SPEC_CACHE_BYTES)
@@ -215,7 +221,6 @@ def clear_cache() -> None:
     """Forget every validated spec (for measurements)."""
     with _lock:
         _specs.clear()
-        _recent.clear()
 
 
 def cache_bytes() -> int:
