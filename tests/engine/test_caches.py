@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import random
+import sys
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
@@ -227,6 +228,29 @@ def test_the_child_cache_counts_at_least_what_a_child_holds(
     assert wire.cache_bytes() == 0
     actual = measured(decoded_and_observed)
     assert wire.cache_bytes() >= actual
+
+
+def _every_object(value: object) -> int:
+    """sys.getsizeof of ``value`` and of every object it reaches."""
+    size = sys.getsizeof(value)
+    if isinstance(value, msgspec.Struct):
+        size += sum(_every_object(field) for field in msgspec.structs.astuple(value))
+    elif isinstance(value, dict):
+        size += sum(_every_object(key) + _every_object(item) for key, item in value.items())
+    elif isinstance(value, list | tuple):
+        size += sum(_every_object(item) for item in value)
+    return size
+
+
+def test_the_child_count_reaches_every_object_of_a_child() -> None:
+    body = job("j1", labels=20, conditions=5, text="\U0001f600" * 10)
+    body["spec"] |= {"suspend": True, "completions": 4}
+    body["status"] |= {"completionTime": "2026-03-01T12:01:00Z", "succeeded": 3}
+    body["status"] |= {"failedIndexes": "1"}
+    body["metadata"] |= {"generation": 2, "creationTimestamp": "2026-03-01T12:00:00Z"}
+    body["metadata"] |= {"deletionTimestamp": "2026-03-01T12:02:00Z"}
+    view = wire._child_decoder.decode(json.dumps(body).encode())
+    assert wire._held(view) == _every_object(view)
 
 
 def test_a_child_is_decoded_and_observed_once() -> None:
