@@ -138,9 +138,10 @@ class Observation:
             return None
         return self.rerun_token
 
-    @property
+    @cached_property
     def active_jobs(self) -> frozenset[str]:
-        """The names of the step Jobs that have not finished."""
+        """The names of the step Jobs that have not finished (read by the pass, the answer
+        and the guard: computed once)."""
         return frozenset(job.name for job in self.jobs.values() if job.outcome is JobOutcome.ACTIVE)
 
     @property

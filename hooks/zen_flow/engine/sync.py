@@ -32,7 +32,7 @@ from zen_flow.engine.children import (
     render_resources,
 )
 from zen_flow.engine.guard import check_answer
-from zen_flow.engine.observe import JobOutcome, Observation, ObservedChild, observe, read_spec
+from zen_flow.engine.observe import JobOutcome, Observation, observe, read_spec
 from zen_flow.engine.plan import plan
 from zen_flow.engine.plan.transitions import failed, short, skipped
 from zen_flow.engine.size import fitted, room_for_status, status_bytes
@@ -138,14 +138,11 @@ def _run(observation: Observation, spec: JobFlowSpec, now: datetime) -> SyncResu
     emitted = {(body["kind"], body["metadata"]["name"]) for body in rendered}
     emitted |= {("Job", name) for name in decided.deleted_jobs}
     children: list[Desired] = [*rendered]
-    active = observation.active_jobs
+    suspends = _desired_suspends(observation)
     for observed in observation.children:
-        if (observed.kind, observed.name) in emitted:
-            continue
-        toggled = observed.kind == "Job" and observed.name in active
-        children.append(
-            reemit(observed, _desired_suspend(observation, observed) if toggled else None)
-        )
+        if (observed.kind, observed.name) not in emitted:
+            suspend = suspends.get(observed.name) if observed.kind == "Job" else None
+            children.append(reemit(observed, suspend))
     status = flow_status(
         observation.status, decided.flow, generation=flow.generation, problems=[], now=now
     )
@@ -231,19 +228,20 @@ def _response(
     )
 
 
-def _desired_suspend(observation: Observation, child: ObservedChild) -> bool | None:
-    """``spec.suspend`` a re-emitted Job should have, or None to leave it as last applied.
+def _desired_suspends(observation: Observation) -> dict[str, bool]:
+    """``spec.suspend`` the re-emitted Jobs to toggle should have, by name; the others keep
+    it as last applied.
 
     Only running Jobs of steps are toggled, never those Kueue queues: Kueue owns theirs.
     """
-    if child.kind != "Job":
-        return None
-    job = observation.jobs_by_name.get(child.name)
-    if job is None or job.outcome is not JobOutcome.ACTIVE or job.queued_by_kueue:
-        return None
+    running = [
+        job
+        for job in observation.jobs_by_name.values()
+        if job.outcome is JobOutcome.ACTIVE and not job.queued_by_kueue
+    ]
     if observation.suspended:
-        return True
-    return False if job.suspended else None
+        return {job.name: True for job in running}
+    return {job.name: False for job in running if job.suspended}
 
 
 def _transition(previous: JobFlowStatus, current: JobFlowStatus) -> str | None:
